@@ -1,0 +1,145 @@
+"""The six linear models in pure NumPy: objective, gradient, training loops.
+
+Conventions (the Cython kernels follow them exactly):
+
+* Parameters: ``W`` (m, c) and ``b`` (c,), updated in place. c = 1 for the
+  single-output models (θ is the seed's (m, 1) column), c = number of classes
+  for the multi-class perceptron and softmax regression.
+* Scores: S = X W + b, (n, c).
+* Objective, a **mean** over samples so a learning rate does not depend on n:
+
+      J(W, b) = (1/n) Σ_i w_i l(s_i, y_i) + (α/2) ||W||²
+
+  with sample weights w_i (1 when not given) and the intercept unpenalised.
+* A step on a batch B (a single sample when the batch size is 1) descends the
+  same objective restricted to B:
+
+      W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α W ]
+      b ← b − η_t   (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i          (if fit_intercept)
+
+  so a per-sample epoch is the minibatch epoch with batch size 1, and the
+  perceptron's step is the classic θ ← θ − η (h_i − y_i) x_i.
+* t counts steps over the whole fit (1 for the first); the step size is
+  η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling").
+* Averaging: after step t, W̄ ← W̄ + (W − W̄) / t (and the same for b), so W̄
+  is the mean of the weights after every step so far.
+* The loss an epoch reports is (1/n) Σ_i w_i l(s_i, y_i) with each s_i taken
+  just before the step that uses sample i.
+"""
+import numpy as np
+
+from .losses import get_loss
+
+SCHEDULES = ("constant", "invscaling")
+
+
+def scores(X, W, b):
+    """S = X W + b."""
+    return X @ W + b
+
+
+def learning_rate(schedule, eta0, t, power_t=0.5):
+    """η_t: η₀ for "constant", η₀ / t^power_t for "invscaling" (t >= 1)."""
+    if schedule == "constant":
+        return eta0
+    if schedule == "invscaling":
+        return eta0 / t ** power_t
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
+
+
+def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None):
+    """J = (1/n) Σ_i w_i l(x_i W + b, y_i) + (α/2) ||W||²."""
+    l, _ = get_loss(loss)(scores(X, W, b), y)
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    return (w * l).sum() / X.shape[0] + 0.5 * alpha * (W * W).sum()
+
+
+def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None):
+    """The full-batch objective and its gradient.
+
+    D  = w ⊙ ∂l/∂S / n                      (n, c)
+    ∇W = Xᵀ D + α W                        (m, c)
+    ∇b = Σ_i D_i                           (c,)
+
+    Returns ``(J, grad_W, grad_b)``.
+    """
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    l, dS = get_loss(loss)(scores(X, W, b), y)
+    D = w[:, None] * dS / n
+    J = (w * l).sum() / n + 0.5 * alpha * (W * W).sum()
+    grad_W = X.T @ D + alpha * W
+    grad_b = D.sum(axis=0)
+    return J, grad_W.astype(W.dtype, copy=False), grad_b.astype(b.dtype, copy=False)
+
+
+def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
+              fit_intercept=True, schedule="constant", power_t=0.5, t=0,
+              sample_weight=None, W_avg=None, b_avg=None):
+    """One epoch of (minibatch) stochastic gradient descent, in place.
+
+    The batches are consecutive runs of ``batch_size`` indices of ``order``
+    (the last may be shorter). For each, with t ← t + 1:
+
+        J_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (mean over B, plus α W)
+        W ← W − η_t ∇W
+        b ← b − η_t ∇b                                (if fit_intercept)
+        W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t     (if averaging)
+
+    Returns ``(epoch_loss, t)``: the mean sample loss seen during the epoch
+    and the step count after it.
+    """
+    n = X.shape[0]
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        B = order[start:start + batch_size]
+        w_B = None if sample_weight is None else sample_weight[B]
+        t += 1
+        eta = learning_rate(schedule, eta0, t, power_t)
+        J_B, grad_W, grad_b = gradient(X[B], y[B], W, b, loss, alpha, w_B)
+        total += (J_B - 0.5 * alpha * (W * W).sum()) * len(B)
+        W -= eta * grad_W
+        if fit_intercept:
+            b -= eta * grad_b
+        if W_avg is not None:
+            W_avg += (W - W_avg) / t
+            b_avg += (b - b_avg) / t
+    return total / n, t
+
+
+def gradient_descent(X, y, W, b, loss, *, eta0, n_iter, alpha=0.0,
+                     fit_intercept=True, sample_weight=None):
+    """Full-batch gradient descent, in place: n_iter times,
+
+        W ← W − η ∇W J,   b ← b − η ∇b J   (if fit_intercept).
+
+    Returns the objective before each step (n_iter values).
+    """
+    history = []
+    for _ in range(n_iter):
+        J, grad_W, grad_b = gradient(X, y, W, b, loss, alpha, sample_weight)
+        history.append(J)
+        W -= eta0 * grad_W
+        if fit_intercept:
+            b -= eta0 * grad_b
+    return np.array(history)
+
+
+def decision_function(X, W, b):
+    """The scores S = X W + b; (n,) for a single-output model."""
+    S = scores(X, W, b)
+    return S[:, 0] if S.shape[1] == 1 else S
+
+
+def predict(X, W, b, loss):
+    """The prediction each model makes from its score.
+
+    squared_error: s; log_loss and logistic_squared_error: [σ(s) >= ½] = [s >= 0];
+    perceptron: [s >= 0]; multiclass_perceptron and softmax: argmax_j s_j.
+    """
+    S = scores(X, W, b)
+    if loss == "squared_error":
+        return S[:, 0]
+    if S.shape[1] == 1:
+        return (S[:, 0] >= 0).astype(np.intp)
+    return S.argmax(axis=1)

@@ -1,0 +1,118 @@
+"""Per-sample losses of the six linear models, as functions of the score.
+
+A model scores a sample as ``s = x W + b`` (``W`` is (m, c), ``b`` is (c,)).
+Each loss here takes the scores ``S`` (n, c) and the targets ``y`` and returns
+
+    l   (n,)    the loss of each sample,
+    D   (n, c)  its derivative with respect to the score, D = ∂l/∂S.
+
+Single-output models (regression, the two logistic models, the perceptron)
+have c = 1 and real targets y (n,) (0/1 for the classifiers); multi-class
+models have c >= 2 and integer labels y (n,) in 0..c-1.
+
+Everything is computed from the score, never from a clipped probability, so
+that |s| up to 1e300 gives finite values and no overflow warning (squared
+error excepted: its value is s², which overflows for |s| > 1e154 by nature).
+Section numbers refer to ``NOTES.md`` (docs/math.md in this repository).
+"""
+import numpy as np
+
+
+def sigmoid(s):
+    """σ(s) = 1 / (1 + e^(-s)), evaluated with e^(-|s|) so it never overflows."""
+    e = np.exp(-np.abs(s))
+    return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def log1pexp(s):
+    """log(1 + e^s), stable for both signs: max(s, 0) + log(1 + e^(-|s|))."""
+    return np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s)))
+
+
+def softmax(S):
+    """Row-wise softmax with the row max subtracted (log-sum-exp trick)."""
+    E = np.exp(S - S.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def logsumexp(S):
+    """log Σ_k e^(S_k) per row, with the row max subtracted first."""
+    smax = S.max(axis=1)
+    return smax + np.log(np.exp(S - smax[:, None]).sum(axis=1))
+
+
+def squared_error(S, y):
+    """§1 linear regression: l = ½ (s − y)²,  ∂l/∂s = s − y."""
+    s = S[:, 0]
+    r = s - y
+    return 0.5 * r * r, r[:, None]
+
+
+def logistic_squared_error(S, y):
+    """§2 logistic regression, squared loss: h = σ(s), l = ½ (h − y)²,
+    ∂l/∂s = (h − y) h (1 − h)."""
+    s = S[:, 0]
+    h = sigmoid(s)
+    h_1mh = h * sigmoid(-s)                   # h (1 − h) = σ(s) σ(−s), no cancellation
+    return 0.5 * (h - y) ** 2, ((h - y) * h_1mh)[:, None]
+
+
+def log_loss(S, y):
+    """§3 logistic regression, cross-entropy:
+    l = −[y log σ(s) + (1 − y) log(1 − σ(s))] = log(1 + e^s) − y s,
+    ∂l/∂s = σ(s) − y."""
+    s = S[:, 0]
+    return log1pexp(s) - y * s, (sigmoid(s) - y)[:, None]
+
+
+def perceptron(S, y):
+    """§4 perceptron: h = [s >= 0] (a score of exactly 0 predicts 1),
+    l = (h − y) s >= 0, ∂l/∂s = h − y (non-zero only on a mistake)."""
+    s = S[:, 0]
+    h = (s >= 0).astype(S.dtype)
+    return (h - y) * s, (h - y)[:, None]
+
+
+def multiclass_perceptron(S, y):
+    """§5 multi-class perceptron: ŷ = argmax_j s_j (lowest index on ties),
+    l = s_ŷ − s_y >= 0, ∂l/∂s_v = [v = ŷ] − [v = y]."""
+    rows = np.arange(S.shape[0])
+    y_hat = S.argmax(axis=1)
+    D = np.zeros_like(S)
+    D[rows, y_hat] += 1
+    D[rows, y] -= 1
+    return S[rows, y_hat] - S[rows, y], D
+
+
+def softmax_cross_entropy(S, y):
+    """§6 softmax regression: l = log Σ_k e^(s_k) − s_y,
+    ∂l/∂s = softmax(s) − onehot(y)."""
+    rows = np.arange(S.shape[0])
+    D = softmax(S)
+    D[rows, y] -= 1
+    return logsumexp(S) - S[rows, y], D
+
+
+#: loss name -> (function, multi-class?)
+LOSSES = {
+    "squared_error": (squared_error, False),
+    "logistic_squared_error": (logistic_squared_error, False),
+    "log_loss": (log_loss, False),
+    "perceptron": (perceptron, False),
+    "multiclass_perceptron": (multiclass_perceptron, True),
+    "softmax": (softmax_cross_entropy, True),
+}
+
+
+def get_loss(name):
+    """The loss function called ``name`` (a key of ``LOSSES``)."""
+    try:
+        return LOSSES[name][0]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None
+
+
+def is_multiclass(name):
+    """True when the loss ``name`` takes integer labels and c >= 2 outputs."""
+    get_loss(name)
+    return LOSSES[name][1]

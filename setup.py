@@ -1,0 +1,37 @@
+"""Declares fastlin's Cython extensions; metadata lives in pyproject.toml.
+
+Every ``fastlin/*.pyx`` becomes the extension ``fastlin.<name>``. The Cython
+directives are set once here. ``FASTLIN_CYTHON_DEBUG=1`` turns bounds,
+wraparound and initialisation checks back on (and compiles with -O0 -g) for
+hunting a crash.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("FASTLIN_CYTHON_DEBUG", "0") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+}
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+extensions = [
+    Extension(
+        f"fastlin.{pyx.stem}",
+        [str(pyx)],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=compile_args,
+    )
+    for pyx in sorted(Path("fastlin").glob("*.pyx"))
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
