@@ -3,7 +3,8 @@
 Every ``fastlin/*.pyx`` becomes the extension ``fastlin.<name>``. The Cython
 directives are set once here. ``FASTLIN_CYTHON_DEBUG=1`` turns bounds,
 wraparound and initialisation checks back on (and compiles with -O0 -g) for
-hunting a crash.
+hunting a crash. ``FASTLIN_EXTENSIONS=_a,_b`` builds only the named modules
+(a development convenience; a normal build compiles them all).
 """
 import os
 from pathlib import Path
@@ -23,6 +24,8 @@ directives = {
 }
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 
+ONLY = {name for name in os.environ.get("FASTLIN_EXTENSIONS", "").split(",") if name}
+
 extensions = [
     Extension(
         f"fastlin.{pyx.stem}",
@@ -32,6 +35,7 @@ extensions = [
         extra_compile_args=compile_args,
     )
     for pyx in sorted(Path("fastlin").glob("*.pyx"))
+    if not ONLY or pyx.stem in ONLY
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))
