@@ -38,4 +38,12 @@ extensions = [
     if not ONLY or pyx.stem in ONLY
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+# The debug build generates its C into build/ so that it never reuses (or
+# leaves behind) C generated with the checks off, and vice versa.
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        build_dir="build/cython-debug" if DEBUG else None,
+    )
+)
