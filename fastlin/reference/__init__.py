@@ -4,4 +4,4 @@ kernels, written to read like the math (see docs/math.md).
 ``linear`` holds the six linear models (their per-sample losses are in
 ``losses``); ``network`` the one-hidden-layer network.
 """
-from . import linear, losses  # noqa: F401
+from . import linear, losses, network  # noqa: F401

@@ -1,0 +1,184 @@
+"""The one-hidden-layer network (§7 of docs/math.md) in pure NumPy.
+
+Shapes: X (n, m), W (m, b), b1 (b,), V (b, c), b2 (c,), labels y (n,) intp in
+0..c-1, Y (n, c) their one-hot rows. The forward pass:
+
+    Ẑ = X W + b1          (n, b)
+    Z = σ(Ẑ)              (n, b)   sigmoid hidden units
+    Q̂ = Z V + b2          (n, c)
+    Q = softmax(Q̂)        (n, c)   row-wise
+
+The objective is a **mean** over samples, as for the linear models, with
+sample weights w_i (1 when not given) and the biases unpenalised:
+
+    CE_i = −log Q_{i,y_i} = logsumexp(Q̂_i) − Q̂_{i,y_i}
+    J    = (1/n) Σ_i w_i CE_i + (α/2) (||W||² + ||V||²)
+
+CE is computed from the scores through log-sum-exp, never from a clipped
+probability, so scores of any size give a finite loss. Backpropagation:
+
+    Δ2  = w ⊙ (Q − Y) / n                (n, c)
+    ∇V  = Zᵀ Δ2 + α V                    (b, c)
+    ∇b2 = Σ_i Δ2_i                       (c,)
+    Δ1  = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z)          (n, b)
+    ∇W  = Xᵀ Δ1 + α W                    (m, b)
+    ∇b1 = Σ_i Δ1_i                       (b,)
+
+The parameters travel as a list ``params = [W, b1, V, b2]`` (updated in place
+by ``sgd_epoch``); their dtype follows X's (float32 or float64). The Cython
+kernel ``fastlin._mlp_fast.sgd_epoch`` has the same signature and semantics.
+"""
+import numpy as np
+
+from .linear import learning_rate
+from .losses import logsumexp, sigmoid, softmax
+
+
+def init_params(n_features, hidden_size, n_classes, random_state=None, dtype=np.float64):
+    """[W, b1, V, b2]: Glorot-uniform weights scaled for sigmoid units, zero biases.
+
+    W_jk ~ U(−r, r) with r = 4 √(6 / (fan_in + fan_out)) (Glorot & Bengio 2010,
+    their factor 4 for the logistic sigmoid), the same for V; b1 = 0, b2 = 0.
+    ``random_state`` is an int, None or a ``numpy.random.Generator``. The draws
+    are made in float64 and then cast, so float32 and float64 start alike.
+    """
+    rng = np.random.default_rng(random_state)
+    r1 = 4.0 * np.sqrt(6.0 / (n_features + hidden_size))
+    r2 = 4.0 * np.sqrt(6.0 / (hidden_size + n_classes))
+    W = rng.uniform(-r1, r1, size=(n_features, hidden_size)).astype(dtype)
+    V = rng.uniform(-r2, r2, size=(hidden_size, n_classes)).astype(dtype)
+    b1 = np.zeros(hidden_size, dtype=dtype)
+    b2 = np.zeros(n_classes, dtype=dtype)
+    return [W, b1, V, b2]
+
+
+def _scores(X, W, b1, V, b2):
+    """Z = σ(X W + b1) and the output scores Q̂ = Z V + b2."""
+    Z = sigmoid(X @ W + b1)
+    Q_hat = Z @ V + b2
+    return Z, Q_hat
+
+
+def forward(X, W, b1, V, b2):
+    """(Z, Q): Z = σ(X W + b1) (n, b), Q = softmax(Z V + b2) (n, c)."""
+    Z, Q_hat = _scores(X, W, b1, V, b2)
+    return Z, softmax(Q_hat)
+
+
+def predict_proba(X, W, b1, V, b2):
+    """Q = softmax(σ(X W + b1) V + b2), (n, c); each row sums to 1."""
+    return forward(X, W, b1, V, b2)[1]
+
+
+def predict(X, W, b1, V, b2):
+    """ŷ_i = argmax_k Q̂_{i,k} (the lowest index on ties), intp (n,)."""
+    return _scores(X, W, b1, V, b2)[1].argmax(axis=1)
+
+
+def _weights(sample_weight, n, dtype):
+    """w (n,) in X's dtype: ones when ``sample_weight`` is None."""
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    return np.asarray(sample_weight, dtype=dtype)
+
+
+def _penalty(W, V, alpha):
+    """(α/2) (||W||² + ||V||²)."""
+    return 0.5 * alpha * ((W * W).sum() + (V * V).sum())
+
+
+def cross_entropy(X, y, W, b1, V, b2):
+    """CE_i = −log Q_{i,y_i} = logsumexp(Q̂_i) − Q̂_{i,y_i}, (n,)."""
+    _, Q_hat = _scores(X, W, b1, V, b2)
+    return logsumexp(Q_hat) - Q_hat[np.arange(X.shape[0]), y]
+
+
+def objective(X, y, params, alpha=0.0, sample_weight=None):
+    """J = (1/n) Σ_i w_i CE_i + (α/2) (||W||² + ||V||²)."""
+    W, b1, V, b2 = params
+    n = X.shape[0]
+    w = _weights(sample_weight, n, X.dtype)
+    return (w * cross_entropy(X, y, W, b1, V, b2)).sum() / n + _penalty(W, V, alpha)
+
+
+def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None):
+    """The objective J and its gradient [∇W, ∇b1, ∇V, ∇b2] by backpropagation.
+
+    Forward:  Z = σ(X W + b1),  Q̂ = Z V + b2,  Q = softmax(Q̂),
+              CE_i = logsumexp(Q̂_i) − Q̂_{i,y_i},
+              J = (1/n) Σ_i w_i CE_i + (α/2) (||W||² + ||V||²).
+    Backward: Δ2 = w ⊙ (Q − Y) / n,   ∇V = Zᵀ Δ2 + α V,   ∇b2 = Σ_i Δ2_i,
+              Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z),
+              ∇W = Xᵀ Δ1 + α W,       ∇b1 = Σ_i Δ1_i.
+
+    Returns ``(J, [grad_W, grad_b1, grad_V, grad_b2])`` in the parameters' dtype.
+    """
+    W, b1, V, b2 = params
+    n = X.shape[0]
+    rows = np.arange(n)
+    w = _weights(sample_weight, n, X.dtype)
+
+    Z, Q_hat = _scores(X, W, b1, V, b2)
+    Q = softmax(Q_hat)
+    CE = logsumexp(Q_hat) - Q_hat[rows, y]
+    J = (w * CE).sum() / n + _penalty(W, V, alpha)
+
+    Q_minus_Y = Q.copy()
+    Q_minus_Y[rows, y] -= 1
+    D2 = w[:, None] * Q_minus_Y / n
+    grad_V = Z.T @ D2 + alpha * V
+    grad_b2 = D2.sum(axis=0)
+    D1 = (D2 @ V.T) * Z * (1 - Z)
+    grad_W = X.T @ D1 + alpha * W
+    grad_b1 = D1.sum(axis=0)
+
+    grads = [grad_W, grad_b1, grad_V, grad_b2]
+    return J, [g.astype(p.dtype, copy=False) for g, p in zip(grads, params)]
+
+
+def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
+              momentum=0.0, nesterov=False, velocities=None,
+              schedule="constant", power_t=0.5, t=0, sample_weight=None):
+    """One epoch of minibatch SGD on the network, in place.
+
+    The batches are consecutive runs of ``batch_size`` entries of ``order``
+    (the last may be shorter). For each batch B, with t ← t + 1 and
+    η_t = ``learning_rate(schedule, eta0, t, power_t)``:
+
+        J_B, g = loss_and_gradient(X_B, y_B, params, α, w_B)
+                   (the batch objective: mean over B, plus the penalty)
+        plain     (momentum = 0):  θ ← θ − η_t g
+        momentum  (μ > 0):         v ← μ v − η_t g,   θ ← θ + v
+        Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
+
+    for each of θ = W, b1, V, b2 with its velocity v in ``velocities`` (a list
+    shaped like ``params``, updated in place; required when momentum > 0,
+    ignored otherwise).
+
+    Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i (n = len(X),
+    no penalty), each CE_i evaluated in the forward pass of its batch, i.e.
+    before that batch's update; t is the step count after the epoch.
+    """
+    if momentum > 0 and velocities is None:
+        raise ValueError("momentum > 0 needs velocities (a list shaped like params)")
+    n = X.shape[0]
+    W, _, V, _ = params
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        B = order[start:start + batch_size]
+        w_B = None if sample_weight is None else sample_weight[B]
+        t += 1
+        eta = learning_rate(schedule, eta0, t, power_t)
+        J_B, grads = loss_and_gradient(X[B], y[B], params, alpha, w_B)
+        total += (J_B - _penalty(W, V, alpha)) * len(B)
+        for theta, g, v in zip(params, grads, velocities or [None] * 4):
+            if momentum > 0:
+                v *= momentum
+                v -= eta * g
+                if nesterov:
+                    theta += momentum * v - eta * g
+                else:
+                    theta += v
+            else:
+                theta -= eta * g
+    return float(total) / n, t
