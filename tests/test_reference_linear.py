@@ -176,6 +176,19 @@ def test_loss_table(name, S, y, l_expected, dl_expected):
     np.testing.assert_allclose(dl, dl_expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("name, S, y, l_expected, dl_expected",
+                         [p for p in _table_params() if np.abs(p.values[1]).max() <= 1e4])
+def test_loss_table_float32(name, S, y, l_expected, dl_expected):
+    """The same cases in float32 (|s| <= 1e4: 1e300 does not exist in float32)."""
+    S = np.array(S, dtype=np.float32)
+    y = np.array(y, dtype=np.intp if losses.is_multiclass(name) else np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        l, dl = losses.get_loss(name)(S, y)
+    assert np.all(np.isfinite(l)) and np.all(np.isfinite(dl))
+    np.testing.assert_allclose(l, l_expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dl, dl_expected, rtol=1e-5, atol=1e-6)
+
+
 def test_loss_table_covers_every_loss():
     assert set(SINGLE_TABLE) | set(MULTI_TABLE) == set(losses.LOSSES)
 
