@@ -1,0 +1,589 @@
+"""What every fastlin estimator shares: parameters, validation, the epoch loop.
+
+One place for each thing:
+
+* ``Estimator``: ``get_params``/``set_params``/``repr`` (so that
+  ``sklearn.base.clone``, ``Pipeline`` and ``GridSearchCV`` work) and the
+  scikit-learn tags, without importing scikit-learn at run time.
+* ``check_X``, ``check_sample_weight``, ``check_regression_target``,
+  ``encode_labels``: input validation and the dtype policy. Everything a
+  kernel receives has been checked here first (the kernels run without
+  bounds checks).
+* ``SGDEstimator``: hyper-parameter checks, the epoch loop (shuffling,
+  stopping rule, verbose output, divergence check) and ``fit`` /
+  ``partial_fit`` for both the linear models and the network.
+
+dtype policy: float32 X trains in float32 and keeps float32 parameters; any
+other numeric X (float64, float16, ints, bools, numeric objects) becomes
+float64. A C-contiguous, aligned float32/float64 X (including read-only arrays
+and memory maps) is used as it is, never copied; any other layout (Fortran
+order, strided views) is copied once into a C-contiguous array.
+"""
+import numbers
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from ._backend import BACKENDS, get_backend
+
+FLOAT_DTYPES = (np.float32, np.float64)
+SCHEDULES = ("constant", "invscaling")
+
+
+# --------------------------------------------------------------------------
+# errors and warnings
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method that needs a fitted estimator is called before
+    ``fit``. Subclasses ``ValueError`` and ``AttributeError``, as
+    scikit-learn's does."""
+
+
+class ConvergenceWarning(UserWarning):
+    """``max_iter`` epochs ended the fit before the stopping rule did."""
+
+
+class DivergenceError(ValueError):
+    """The training loss or a parameter became non-finite (inf or NaN)."""
+
+
+class DataConversionWarning(UserWarning):
+    """The input was converted to another shape or type (e.g. a column y)."""
+
+
+# --------------------------------------------------------------------------
+# parameters
+
+class Estimator:
+    """``get_params``/``set_params`` read the parameters from ``__init__``'s
+    signature; ``__init__`` only stores them (validation happens in ``fit``).
+    """
+
+    @classmethod
+    def _param_names(cls):
+        import inspect
+
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values()
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """The estimator's parameters, ``{name: value}``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set parameters by name; returns ``self``. Values are checked in
+        ``fit``, not here."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"invalid parameter {name!r} for estimator {type(self).__name__}; "
+                    f"valid parameters are {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        changed = []
+        for name in self._param_names():
+            default = sig.parameters[name].default
+            value = getattr(self, name)
+            same = value is default
+            if not same:
+                try:
+                    same = bool(value == default) and type(value) is type(default)
+                except Exception:
+                    same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _more_sklearn_tags(self, tags):
+        return tags
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn calls this, so importing it here adds no run-time
+        # dependency.
+        from sklearn.utils import (ClassifierTags, InputTags, RegressorTags,
+                                   Tags, TargetTags)
+
+        classifier = self._estimator_type == "classifier"
+        tags = Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=self._multiclass) if classifier else None,
+            regressor_tags=None if classifier else RegressorTags(),
+            input_tags=InputTags(),
+        )
+        return self._more_sklearn_tags(tags)
+
+
+# --------------------------------------------------------------------------
+# input validation
+
+def _is_sparse(X):
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(X)
+
+
+def _all_finite(A):
+    """True when A has no NaN or inf, without an n-sized temporary: the sum
+    is finite exactly when the entries are (unless the finite entries overflow
+    it, which the chunked check then settles)."""
+    if A.dtype.kind not in "fc":
+        return True
+    if np.isfinite(np.sum(A, dtype=np.float64)):
+        return True
+    flat = A.reshape(-1) if A.flags.c_contiguous else A.ravel(order="K")
+    step = 1 << 16
+    return all(np.isfinite(flat[i:i + step]).all() for i in range(0, flat.size, step))
+
+
+def _to_numeric(A, what):
+    """A as an ndarray of a real numeric dtype, or a TypeError/ValueError
+    naming the problem."""
+    if _is_sparse(A):
+        raise TypeError(f"sparse input is not supported for {what}; pass a dense "
+                        "array (e.g. A.toarray()).")
+    if A is None:
+        raise ValueError(f"{what} is None; expected an array-like of numbers.")
+    try:
+        A = np.asarray(A)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} cannot be converted to an array: {exc}") from None
+    kind = A.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {what} has dtype {A.dtype}.")
+    if kind in "USV":
+        raise TypeError(f"{what} has dtype {A.dtype}; expected numbers, not "
+                        "strings or bytes.")
+    if kind in "mM":
+        raise TypeError(f"{what} has dtype {A.dtype}; expected numbers, not dates/times.")
+    if kind == "O":
+        try:
+            A = A.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{what} has dtype object with a non-numeric entry: {exc}") from None
+    return A
+
+
+def check_X(X, *, n_features=None, dtype=None, estimator=None):
+    """Validate X and return it as a C-contiguous float32/float64 array.
+
+    ``dtype=None`` applies the dtype policy (float32 stays float32, anything
+    else numeric becomes float64); a given ``dtype`` forces that one (used
+    after the first ``partial_fit`` and in prediction). ``n_features`` is the
+    count seen in fit, if any.
+    """
+    name = type(estimator).__name__ if estimator is not None else "the estimator"
+    X = _to_numeric(X, "X")
+    if X.ndim != 2:
+        hint = (" Reshape your data either using X.reshape(-1, 1) if it has a single "
+                "feature or X.reshape(1, -1) if it contains a single sample."
+                if X.ndim < 2 else "")
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead (X has shape "
+                         f"{X.shape}).{hint}")
+    n, m = X.shape
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if m == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if n_features is not None and m != n_features:
+        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
+                         "features as input.")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
+    dtype = np.dtype(dtype)
+    if X.dtype != dtype or not (X.flags.c_contiguous and X.flags.aligned):
+        # the one copy: a dtype conversion or a layout change
+        X = np.ascontiguousarray(X, dtype=dtype)
+    if not _all_finite(X):
+        raise ValueError("Input X contains NaN or infinity; remove or impute those "
+                         "values first.")
+    return X
+
+
+def _column_or_1d(y, what="y"):
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(f"A column-vector {what} was passed when a 1d array was expected. "
+                      "Please change the shape of y to (n_samples,), for example "
+                      "using ravel().", DataConversionWarning, stacklevel=4)
+        return y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{what} should be a 1d array, got an array of shape {y.shape} instead.")
+    return y
+
+
+def _check_target_length(y, n_samples):
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X and y have inconsistent numbers of samples: X has "
+                         f"{n_samples}, y has {y.shape[0]}.")
+
+
+def check_regression_target(y, n_samples, dtype, estimator):
+    """y (n,) real and finite, in ``dtype``."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                         "target y is None.")
+    y = _column_or_1d(_to_numeric(y, "y"))
+    _check_target_length(y, n_samples)
+    y = np.ascontiguousarray(y, dtype=dtype)
+    if not _all_finite(y):
+        raise ValueError("Input y contains NaN or infinity.")
+    return y
+
+
+def _as_labels(y, estimator):
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the "
+                         "target y is None.")
+    if _is_sparse(y):
+        raise TypeError("sparse y is not supported; pass a dense 1d array of labels.")
+    y = _column_or_1d(np.asarray(y))
+    if y.dtype.kind == "O":
+        # numbers stored as objects are judged as numbers
+        try:
+            y_num = y.astype(np.float64)
+        except (TypeError, ValueError):
+            y_num = None
+        if y_num is not None and all(isinstance(v, numbers.Number) and not isinstance(v, bool)
+                                     for v in y[:64]):
+            _check_discrete(y_num)
+    elif y.dtype.kind == "c":
+        raise ValueError(f"Unknown label type: complex labels (dtype {y.dtype}).")
+    elif y.dtype.kind == "f":
+        _check_discrete(y)
+    return y
+
+
+def _check_discrete(y):
+    if not _all_finite(y):
+        raise ValueError("Input y contains NaN or infinity.")
+    if np.any(y != np.round(y)):
+        raise ValueError("Unknown label type: continuous. A classifier needs discrete "
+                         "class labels (ints, strings, or floats with integral values); "
+                         "use a regressor for a continuous target.")
+
+
+def unique_labels(y, estimator):
+    """The sorted distinct labels of y (validated as class labels)."""
+    y = _as_labels(y, estimator)
+    try:
+        return np.unique(y)
+    except TypeError as exc:
+        raise TypeError(f"Unknown label type: labels of mixed types cannot be sorted ({exc}).") from None
+
+
+def encode_labels(y, classes, n_samples, estimator):
+    """Map labels to their indices in ``classes`` (sorted), as intp (n,)."""
+    y = _as_labels(y, estimator)
+    _check_target_length(y, n_samples)
+    try:
+        idx = np.searchsorted(classes, y)
+    except TypeError as exc:
+        raise TypeError(f"Unknown label type: labels cannot be compared with classes_ ({exc}).") from None
+    idx = np.clip(idx, 0, len(classes) - 1)
+    bad = classes[idx] != y
+    if np.any(bad):
+        unseen = np.unique(y[bad])[:5]
+        raise ValueError(f"y contains labels not in classes {classes.tolist()}: {unseen.tolist()}")
+    return idx.astype(np.intp, copy=False)
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """None, or a finite non-negative (n,) array in ``dtype`` with a positive sum."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_samples, sample_weight)
+    sw = _to_numeric(sample_weight, "sample_weight")
+    if sw.ndim != 1:
+        raise ValueError(f"sample_weight must be 1d, got shape {sw.shape}.")
+    if sw.shape[0] != n_samples:
+        raise ValueError(f"sample_weight.shape == ({sw.shape[0]},), expected ({n_samples},) "
+                         "(one weight per sample).")
+    sw = np.ascontiguousarray(sw, dtype=dtype)
+    if not _all_finite(sw):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if np.any(sw < 0):
+        raise ValueError("Negative values in sample_weight are not allowed.")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs a "
+                         "positive weight.")
+    return sw
+
+
+# --------------------------------------------------------------------------
+# hyper-parameter checks (read, never modified)
+
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def check_param(name, value, kind, *, low=None, low_open=False, high=None, high_open=False,
+                options=None):
+    """Check one hyper-parameter; raise a ValueError/TypeError naming it."""
+    if kind == "options":
+        if not isinstance(value, str) or value not in options:
+            raise ValueError(f"{name}={value!r} is not valid; expected one of {list(options)}.")
+        return
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {value!r}.")
+        return
+    ok = _is_int(value) if kind == "int" else _is_real(value)
+    if not ok:
+        what = "an integer" if kind == "int" else "a finite real number"
+        raise TypeError(f"{name} must be {what}, got {value!r}.")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value!r}.")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value!r}.")
+
+
+def make_rng(random_state):
+    """A ``np.random.Generator`` from None, an int, a Generator or a RandomState."""
+    if random_state is None or _is_int(random_state):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state!r}.")
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError(f"random_state must be None, an int, a numpy Generator or a "
+                     f"RandomState, got {random_state!r}.")
+
+
+# --------------------------------------------------------------------------
+# the epoch loop
+
+class SGDEstimator(Estimator):
+    """Base of every fastlin estimator: ``fit``/``partial_fit`` around an
+    epoch loop, over the backend chosen by ``backend``.
+
+    Subclasses define ``_kind`` ("linear" or "network"), ``_estimator_type``,
+    ``_multiclass`` and the hooks ``_check_model_params``, ``_n_outputs``,
+    ``_init_state``, ``_epoch`` and ``_publish``.
+
+    A fit keeps its working parameters private and publishes them (``coef_``
+    ...) only when it succeeds: a call that raises (bad input, divergence)
+    leaves the estimator exactly as it was.
+    """
+
+    _estimator_type = None
+    _multiclass = False
+
+    # ---- hyper-parameters
+
+    def _check_params(self):
+        check_param("learning_rate", self.learning_rate, "real", low=0, low_open=True)
+        check_param("learning_rate_schedule", self.learning_rate_schedule, "options",
+                    options=SCHEDULES)
+        check_param("power_t", self.power_t, "real", low=0)
+        check_param("max_iter", self.max_iter, "int", low=1)
+        if self.tol is not None:
+            check_param("tol", self.tol, "real", low=0)
+        check_param("n_iter_no_change", self.n_iter_no_change, "int", low=1)
+        if self.batch_size is not None:
+            check_param("batch_size", self.batch_size, "int", low=1)
+        check_param("alpha", self.alpha, "real", low=0)
+        check_param("shuffle", self.shuffle, "bool")
+        check_param("warm_start", self.warm_start, "bool")
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            check_param("verbose", self.verbose, "int", low=0)
+        check_param("backend", self.backend, "options", options=BACKENDS)
+        rs = self.random_state
+        if not (rs is None or _is_int(rs) and rs >= 0
+                or isinstance(rs, (np.random.Generator, np.random.RandomState))):
+            raise ValueError("random_state must be None, an int >= 0, a numpy Generator "
+                             f"or a RandomState, got {rs!r}.")
+        self._check_model_params()
+
+    def _check_model_params(self):
+        pass
+
+    # ---- targets
+
+    def _prepare_targets(self, y, n_samples, dtype, sample_weight, classes, first):
+        """(targets for the kernel, fitted-state updates such as classes_)."""
+        if self._estimator_type == "regressor":
+            return check_regression_target(y, n_samples, dtype, self), {}
+        name = type(self).__name__
+        if first:
+            if classes is not None:
+                classes_ = unique_labels(classes, self)
+            else:
+                classes_ = unique_labels(y, self)
+        else:
+            classes_ = self.classes_
+            if classes is not None and not np.array_equal(unique_labels(classes, self), classes_):
+                raise ValueError(f"classes={classes!r} differs from the classes_ of the first "
+                                 f"partial_fit call, {classes_.tolist()}.")
+        if len(classes_) < 2:
+            raise ValueError(f"{name} needs samples of at least 2 classes; got 1 class "
+                             f"({classes_.tolist()}).")
+        if not self._multiclass and len(classes_) > 2:
+            raise ValueError(f"Only binary classification is supported. {name} got "
+                             f"{len(classes_)} classes; use SoftmaxRegression, "
+                             "MulticlassPerceptron or MLPClassifier for more.")
+        idx = encode_labels(y, classes_, n_samples, self)
+        if classes is None and sample_weight is not None:
+            if len(np.unique(idx[sample_weight > 0])) < 2:
+                raise ValueError(f"{name} needs samples of at least 2 classes with a "
+                                 "positive sample_weight; only 1 class has one.")
+        target = idx if self._multiclass else idx.astype(dtype)
+        return target, {"classes_": classes_}
+
+    # ---- fit / partial_fit
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model with up to ``max_iter`` epochs of (minibatch) SGD.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 trains in float32; other numbers in float64.
+            A C-contiguous float32/float64 array is used without a copy.
+        y : array-like of shape (n_samples,)
+            Targets (any labels for a classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights w_i of the objective's terms.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, classes=None, partial=False)
+
+    def _partial_fit(self, X, y, sample_weight=None, classes=None):
+        return self._fit(X, y, sample_weight, classes=classes, partial=True)
+
+    def _is_fitted(self):
+        return hasattr(self, "n_features_in_")
+
+    def _fit(self, X, y, sample_weight, classes, partial):
+        self._check_params()
+        module = get_backend(self.backend, self._kind)
+        first = not (partial and self._is_fitted())
+        if partial and first and self._estimator_type == "classifier" and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit "
+                             "(all the labels the estimator will ever see).")
+        continuing = self._is_fitted() and (not first or self.warm_start)
+        X = check_X(X, dtype=None if first else self._dtype,
+                    n_features=None if first else self.n_features_in_, estimator=self)
+        n_samples, n_features = X.shape
+        if continuing and n_features != self.n_features_in_:
+            raise ValueError(f"X has {n_features} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input "
+                             "(warm_start continues the previous fit).")
+        sw = check_sample_weight(sample_weight, n_samples, X.dtype)
+        y, fitted = self._prepare_targets(y, n_samples, X.dtype, sw, classes, first)
+        if continuing and "classes_" in fitted and not np.array_equal(fitted["classes_"],
+                                                                      self.classes_):
+            raise ValueError("warm_start: y's classes differ from the previous fit's "
+                             f"{self.classes_.tolist()}.")
+        n_outputs = self._n_outputs(fitted.get("classes_"))
+
+        # the generator: seeded once per fit; partial_fit keeps drawing from it
+        if partial and not first:
+            rng = self._rng
+        else:
+            rng = make_rng(self.random_state)
+        state = self._init_state(n_features, n_outputs, X.dtype, rng,
+                                 continue_from=self if continuing else None)
+        if partial and not first:
+            t, curve, n_iter = self.t_, list(self.loss_curve_), self.n_iter_
+        else:
+            t, curve, n_iter = 0, [], 0
+        batch = n_samples if self.batch_size is None else min(self.batch_size, n_samples)
+
+        epochs = 1 if partial else self.max_iter
+        best, stale, converged = np.inf, 0, False
+        start = time.perf_counter()
+        for epoch in range(1, epochs + 1):
+            order = (rng.permutation(n_samples) if self.shuffle and self.batch_size is not None
+                     else np.arange(n_samples)).astype(np.intp, copy=False)
+            loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
+            loss = float(loss)
+            n_iter += 1
+            self._check_finite(loss, state, n_iter)
+            curve.append(loss)
+            if self.verbose:
+                print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
+                      f"{time.perf_counter() - start:.2f} s", flush=True)
+            if partial or self.tol is None:
+                continue
+            stale = stale + 1 if loss > best - self.tol else 0
+            best = min(best, loss)
+            if stale >= self.n_iter_no_change:
+                converged = True
+                break
+        if not partial and self.tol is not None and not converged:
+            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
+                          "before the training loss stopped improving by tol; consider "
+                          "increasing max_iter.", ConvergenceWarning, stacklevel=3)
+
+        # success: publish everything at once
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self._publish(state)
+        self.n_features_in_ = n_features
+        self.n_iter_ = n_iter
+        self.t_ = t
+        self.loss_curve_ = curve
+        self._dtype = X.dtype
+        self._rng = rng
+        return self
+
+    def _check_finite(self, loss, state, epoch):
+        bad = not np.isfinite(loss)
+        if not bad:
+            bad = not all(np.isfinite(np.sum(a, dtype=np.float64)) and _all_finite(a)
+                          for a in self._state_arrays(state))
+        if bad:
+            raise DivergenceError(
+                f"{type(self).__name__} diverged at epoch {epoch}: the training loss or "
+                "a parameter became inf or NaN. Scale the features (e.g. StandardScaler) "
+                f"or use a smaller learning_rate (now {self.learning_rate!r}). The "
+                "estimator was left as it was before this call.")
+
+    # ---- prediction helpers
+
+    def _check_fitted(self):
+        if not self._is_fitted():
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
+                                 "Call 'fit' with appropriate arguments before using this "
+                                 "estimator.")
+
+    def _validate_for_predict(self, X):
+        self._check_fitted()
+        return check_X(X, dtype=self._dtype, n_features=self.n_features_in_, estimator=self)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classifiers) or R² (regressors) of ``predict(X)`` against y."""
+        y_pred = self.predict(X)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        w = None if sample_weight is None else check_sample_weight(
+            sample_weight, len(y), np.float64)
+        if self._estimator_type == "classifier":
+            return float(np.average(y_pred == y, weights=w))
+        y = y.astype(np.float64)
+        ss_res = np.average((y - y_pred) ** 2, weights=w)
+        ss_tot = np.average((y - np.average(y, weights=w)) ** 2, weights=w)
+        if ss_tot == 0:
+            return 1.0 if ss_res == 0 else 0.0
+        return float(1 - ss_res / ss_tot)

@@ -1,0 +1,417 @@
+"""The five linear estimators: one SGD loop (``fastlin._base``) with the loss
+fixed, over the kernels of ``backend`` (``fastlin._linear_fast`` or the NumPy
+reference ``fastlin.reference.linear``, same functions, same signatures).
+
+Every model scores a sample as s = x W + b with W (m, c) and b (c,) (c = 1
+except for the multi-class models) and minimises the mean objective
+
+    J(W, b) = (1/n) Σ_i w_i l(s_i, y_i) + (α/2) ||W||²
+
+(w_i the sample weights, the intercept unpenalised; docs/math.md derives each
+loss). One SGD step on a batch B (one sample when ``batch_size=1``, all of
+them when ``batch_size=None``), with t the step count over the whole fit:
+
+    η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling")
+    W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α W ]
+    b ← b − η_t   (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i                (if fit_intercept)
+
+With ``average=True`` the published ``coef_``/``intercept_`` are the mean of
+the weights after every step, W̄ ← W̄ + (W − W̄) / t; the running weights are
+kept to continue from (``partial_fit``, ``warm_start``).
+"""
+import numpy as np
+
+from ._base import SGDEstimator, check_param
+from .reference.linear import learning_rate as _learning_rate
+from .reference.losses import sigmoid, softmax
+
+_COMMON_PARAMS = """
+    learning_rate : float, default={learning_rate}
+        The step size η₀ (> 0).
+    learning_rate_schedule : {{"constant", "invscaling"}}, default="constant"
+        η_t = η₀, or η_t = η₀ / t^power_t with t the step count.
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the data) in ``fit``.
+    tol : float or None, default=1e-3
+        Stopping rule: ``fit`` stops when the epoch's training loss has not
+        gone below (best loss − tol) for ``n_iter_no_change`` epochs in a
+        row. ``None`` disables it (exactly ``max_iter`` epochs, no warning).
+    n_iter_no_change : int, default=5
+        See ``tol``.
+    batch_size : int or None, default={batch_size}
+        1: per-sample SGD; k: minibatches of k consecutive samples of the
+        (shuffled) order; None: full-batch gradient descent (one step per
+        epoch).
+    alpha : float, default={alpha}
+        L2 penalty strength α (the intercept is not penalised).
+    fit_intercept : bool, default=True
+        Learn b; with False, b stays 0.
+    shuffle : bool, default=True
+        Draw a new sample order every epoch (from ``random_state``).
+    random_state : int, numpy Generator, RandomState or None, default=None
+        Seeds the shuffling once per ``fit``: the same seed and data give
+        identical results on either backend.
+    warm_start : bool, default=False
+        ``fit`` starts from the previous fit's running weights (the step
+        count, averages and ``loss_curve_`` restart).
+    verbose : int, default=0
+        With 1, print "epoch N, loss L, elapsed S s" after every epoch (S
+        counts from the start of the call).
+    average : bool, default=False
+        Publish the averaged weights W̄ (see the module docstring).
+    backend : {{"cython", "numpy"}}, default="cython"
+        "cython": the compiled kernels; "numpy": the pure-NumPy reference.
+"""
+
+_COMMON_ATTRS = """
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    n_iter_ : int
+        Number of epochs run (accumulates over ``partial_fit`` calls).
+    t_ : int
+        Number of SGD steps taken.
+    loss_curve_ : list of float
+        Training loss per epoch: (1/n) Σ_i w_i l_i without the penalty, each
+        l_i taken just before the step that uses sample i (for
+        ``batch_size=None``, before the epoch's step).
+
+    Notes
+    -----
+    X of dtype float32 trains in float32 (parameters float32); any other
+    numeric X becomes float64. A C-contiguous float32/float64 X (read-only
+    arrays and memory maps included) is never copied; Fortran-ordered or
+    strided input is copied once into C order. A ``fit`` that raises (bad
+    input, or :class:`DivergenceError` when the loss or a weight becomes
+    non-finite) leaves the estimator as it was before the call.
+"""
+
+
+def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs=""):
+    return (summary + "\n\n    Parameters\n    ----------" + extra_params
+            + _COMMON_PARAMS.format(learning_rate=learning_rate, batch_size=batch_size,
+                                    alpha=alpha)
+            + "\n    Attributes\n    ----------" + attrs + _COMMON_ATTRS)
+
+
+class _LinearSGD(SGDEstimator):
+    """The linear models' state, epoch and prediction; subclasses fix the loss."""
+
+    _kind = "linear"
+    _loss = None
+
+    def __init__(self, *, learning_rate, learning_rate_schedule, power_t, max_iter, tol,
+                 n_iter_no_change, batch_size, alpha, fit_intercept, shuffle,
+                 random_state, warm_start, verbose, average, backend):
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.batch_size = batch_size
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.average = average
+        self.backend = backend
+
+    def _check_model_params(self):
+        check_param("average", self.average, "bool")
+        check_param("fit_intercept", self.fit_intercept, "bool")
+
+    def _n_outputs(self, classes):
+        return len(classes) if self._multiclass else 1
+
+    def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
+        """Working copies of the parameters: zeros, or the previous running
+        weights when continuing."""
+        if continue_from is None:
+            W = np.zeros((n_features, n_outputs), dtype=dtype)
+            b = np.zeros(n_outputs, dtype=dtype)
+        else:
+            W = np.array(continue_from._W, dtype=dtype, order="C")
+            b = np.array(continue_from._b, dtype=dtype)
+        state = {"W": W, "b": b, "W_avg": None, "b_avg": None}
+        if self.average:
+            # partial_fit continues the running mean; a fresh fit restarts it
+            # (its first step sets W̄ = W whatever W̄ held).
+            prev = getattr(continue_from, "_W_avg", None)
+            state["W_avg"] = W.copy() if prev is None else np.array(prev, dtype=dtype)
+            prev = getattr(continue_from, "_b_avg", None)
+            state["b_avg"] = b.copy() if prev is None else np.array(prev, dtype=dtype)
+        return state
+
+    def _state_arrays(self, state):
+        return [a for a in state.values() if a is not None]
+
+    def _epoch(self, module, X, y, sw, state, order, batch, t):
+        W, b, W_avg, b_avg = state["W"], state["b"], state["W_avg"], state["b_avg"]
+        if self.batch_size is not None:
+            return module.sgd_epoch(
+                X, y, W, b, order, self._loss, eta0=self.learning_rate, batch_size=batch,
+                alpha=self.alpha, fit_intercept=self.fit_intercept,
+                schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
+                sample_weight=sw, W_avg=W_avg, b_avg=b_avg)
+        # full batch: one gradient step per epoch
+        J, grad_W, grad_b = module.gradient(X, y, W, b, self._loss, self.alpha, sw)
+        loss = J - 0.5 * self.alpha * float(np.sum(W * W, dtype=np.float64))
+        t += 1
+        eta = _learning_rate(self.learning_rate_schedule, self.learning_rate, t, self.power_t)
+        W -= eta * grad_W
+        if self.fit_intercept:
+            b -= eta * grad_b
+        if W_avg is not None:
+            W_avg += (W - W_avg) / t
+            b_avg += (b - b_avg) / t
+        return loss, t
+
+    def _publish(self, state):
+        self._W, self._b = state["W"], state["b"]
+        if self.average:
+            self._W_avg, self._b_avg = state["W_avg"], state["b_avg"]
+            W, b = state["W_avg"], state["b_avg"]
+        else:
+            self.__dict__.pop("_W_avg", None)
+            self.__dict__.pop("_b_avg", None)
+            W, b = state["W"], state["b"]
+        # sklearn's shapes, as views of the (m, c) weights
+        self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
+        self.intercept_ = b
+
+    def decision_function(self, X):
+        """The scores s = x W + b: (n,) for the single-output models and for
+        two classes (s₁ − s₀ for the multi-class models, > 0 means
+        ``classes_[1]``), (n, c) otherwise."""
+        X = self._validate_for_predict(X)
+        if self._estimator_type == "regressor":
+            return X @ self.coef_ + self.intercept_[0]
+        S = X @ self.coef_.T + self.intercept_
+        if S.shape[1] == 1:
+            return S[:, 0]
+        if S.shape[1] == 2:
+            return S[:, 1] - S[:, 0]
+        return S
+
+    def _scores(self, X):
+        X = self._validate_for_predict(X)
+        return X @ self.coef_.T + self.intercept_
+
+
+class _BinaryClassifier(_LinearSGD):
+    """Two classes, any labels: classes_[0] -> target 0, classes_[1] -> 1."""
+
+    _estimator_type = "classifier"
+    _multiclass = False
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current state (the step
+        count t, the averages and the shuffling generator carry over).
+        ``classes`` (both labels) is required on the first call."""
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def predict(self, X):
+        """classes_[1] where s >= 0, else classes_[0]."""
+        return self.classes_[(self._scores(X)[:, 0] >= 0).astype(np.intp)]
+
+
+class _MulticlassClassifier(_LinearSGD):
+    """c >= 2 classes, one output per class (two classes keep two outputs)."""
+
+    _estimator_type = "classifier"
+    _multiclass = True
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current state (the step
+        count t, the averages and the shuffling generator carry over).
+        ``classes`` (every label) is required on the first call."""
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def predict(self, X):
+        """classes_[argmax_j s_j] (the lowest index on ties)."""
+        return self.classes_[self._scores(X).argmax(axis=1)]
+
+
+class LinearRegression(_LinearSGD):
+    _estimator_type = "regressor"
+    _loss = "squared_error"
+
+    __doc__ = _doc(
+        """Least-squares linear regression trained by SGD.
+
+    Model ŷ = x w + b; loss l = ½ (ŷ − y)², so ∂l/∂s = ŷ − y and a step is
+
+        w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i) x_i + α w ],
+        b ← b − η_t (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i).
+""", "0.01", "32", "0.0",
+        attrs="""
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : ndarray of shape (1,)""")
+
+    def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
+                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
+                 fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, average=False, backend="cython"):
+        super().__init__(
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            average=average, backend=backend)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current state."""
+        return self._partial_fit(X, y, sample_weight)
+
+    def predict(self, X):
+        """ŷ = X w + b, (n,)."""
+        return self.decision_function(X)
+
+
+class LogisticRegression(_BinaryClassifier):
+    _LOSSES = {"log_loss": "log_loss", "squared_error": "logistic_squared_error"}
+
+    __doc__ = _doc(
+        """Binary logistic regression trained by SGD.
+
+    Model P(y = classes_[1] | x) = h = σ(s), s = x w + b. Two losses:
+
+    * ``loss="log_loss"`` (cross-entropy, convex):
+      l = log(1 + e^s) − y s, ∂l/∂s = h − y;
+    * ``loss="squared_error"``: l = ½ (h − y)², ∂l/∂s = (h − y) h (1 − h)
+      (not convex; slow where h saturates).
+
+    A step is w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (∂l/∂s_i) x_i + α w ] and
+    b ← b − η_t (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i. Only binary classification is
+    supported (use SoftmaxRegression for more classes).
+""", "0.1", "32", "0.0001",
+        extra_params="""
+    loss : {"log_loss", "squared_error"}, default="log_loss"
+        The loss of h = σ(s) against the 0/1 target.""",
+        attrs="""
+    classes_ : ndarray of shape (2,)
+    coef_ : ndarray of shape (1, n_features)
+    intercept_ : ndarray of shape (1,)""")
+
+    def __init__(self, *, loss="log_loss", learning_rate=0.1,
+                 learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
+                 n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
+                 shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
+                 backend="cython"):
+        self.loss = loss
+        super().__init__(
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            average=average, backend=backend)
+
+    @property
+    def _loss(self):
+        return self._LOSSES[self.loss]
+
+    def _check_model_params(self):
+        super()._check_model_params()
+        check_param("loss", self.loss, "options", options=tuple(self._LOSSES))
+
+    def predict_proba(self, X):
+        """[1 − σ(s), σ(s)] per row, (n, 2), in the order of ``classes_``."""
+        s = self._scores(X)[:, 0]
+        return np.column_stack([sigmoid(-s), sigmoid(s)])
+
+
+class Perceptron(_BinaryClassifier):
+    _loss = "perceptron"
+
+    __doc__ = _doc(
+        """The binary perceptron (Rosenblatt), trained by SGD.
+
+    Prediction h = [s >= 0] (classes_[1] when the score s = x w + b is >= 0,
+    ties included); loss l = (h − y) s >= 0, zero unless the sample is
+    misclassified; ∂l/∂s = h − y. With ``batch_size=1`` a step is the classic
+    rule w ← w − η (h_i − y_i) x_i, b ← b − η (h_i − y_i), which changes the
+    weights only on a mistake (plus the α w shrinkage when α > 0).
+""", "1.0", "1", "0.0",
+        attrs="""
+    classes_ : ndarray of shape (2,)
+    coef_ : ndarray of shape (1, n_features)
+    intercept_ : ndarray of shape (1,)""")
+
+    def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
+                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
+                 fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, average=False, backend="cython"):
+        super().__init__(
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            average=average, backend=backend)
+
+
+class MulticlassPerceptron(_MulticlassClassifier):
+    _loss = "multiclass_perceptron"
+
+    __doc__ = _doc(
+        """The multi-class perceptron: one weight vector per class.
+
+    Prediction ŷ = argmax_j s_j with s = x W + b, W (n_features, c) (the
+    lowest index on ties); loss l = s_ŷ − s_y >= 0, ∂l/∂s_v = [v = ŷ] − [v = y].
+    With ``batch_size=1`` a mistake (ŷ_i ≠ y_i) moves w_ŷ ← w_ŷ − η x_i and
+    w_y ← w_y + η x_i (and the intercepts by ∓η); nothing else changes.
+    With two classes the model keeps two outputs (c = 2);
+    ``decision_function`` then returns s₁ − s₀.
+""", "1.0", "1", "0.0",
+        attrs="""
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)""")
+
+    def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
+                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
+                 fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, average=False, backend="cython"):
+        super().__init__(
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            average=average, backend=backend)
+
+
+class SoftmaxRegression(_MulticlassClassifier):
+    _loss = "softmax"
+
+    __doc__ = _doc(
+        """Softmax (multinomial logistic) regression trained by SGD.
+
+    Model P(y = classes_[j] | x) = softmax(s)_j with s = x W + b, W
+    (n_features, c); loss l = log Σ_k e^(s_k) − s_y (computed with log-sum-exp),
+    ∂l/∂s = softmax(s) − onehot(y). A step is
+    W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ (softmax(s_i) − onehot(y_i)) + α W ].
+    With two classes the model keeps two outputs (c = 2);
+    ``decision_function`` then returns s₁ − s₀.
+""", "0.1", "32", "0.0001",
+        attrs="""
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)""")
+
+    def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
+                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
+                 fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
+                 verbose=0, average=False, backend="cython"):
+        super().__init__(
+            learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
+            random_state=random_state, warm_start=warm_start, verbose=verbose,
+            average=average, backend=backend)
+
+    def predict_proba(self, X):
+        """softmax(s) per row, (n, n_classes), in the order of ``classes_``."""
+        return softmax(self._scores(X))

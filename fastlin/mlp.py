@@ -1,0 +1,188 @@
+"""MLPClassifier: the one-hidden-layer network (docs/math.md §7) trained by
+minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
+``fastlin.reference.network`` (same ``sgd_epoch``)."""
+import numpy as np
+
+from ._base import SGDEstimator, check_param
+from .reference.losses import sigmoid, softmax
+
+
+class MLPClassifier(SGDEstimator):
+    """A one-hidden-layer network with sigmoid hidden units and a softmax output.
+
+    Forward pass, W (n_features, b), b1 (b,), V (b, c), b2 (c,):
+
+        Z = σ(X W + b1),   Q̂ = Z V + b2,   Q = softmax(Q̂)    (row-wise)
+
+    Objective (mean over samples, biases unpenalised):
+
+        J = (1/n) Σ_i w_i (logsumexp(Q̂_i) − Q̂_{i,y_i}) + (α/2) (||W||² + ||V||²)
+
+    Backpropagation on a batch B (n = |B|): Δ2 = w ⊙ (Q − Y) / n,
+    ∇V = Zᵀ Δ2 + α V, ∇b2 = Σ Δ2, Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z), ∇W = Xᵀ Δ1 + α W,
+    ∇b1 = Σ Δ1. Each parameter θ with gradient g and velocity v steps as
+
+        plain     (momentum = 0):  θ ← θ − η_t g
+        momentum  (μ > 0):         v ← μ v − η_t g,   θ ← θ + v
+        Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
+
+    with η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling"). The weights
+    start Glorot-uniform (factor 4 for sigmoid units), the biases at 0. Two
+    classes keep two softmax outputs (c = 2).
+
+    Parameters
+    ----------
+    hidden_size : int, default=100
+        Number of hidden units b.
+    learning_rate : float, default=0.1
+        The step size η₀ (> 0).
+    learning_rate_schedule : {"constant", "invscaling"}, default="constant"
+        η_t = η₀, or η₀ / t^power_t with t the step count.
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    max_iter : int, default=200
+        Maximum number of epochs in ``fit``.
+    tol : float or None, default=1e-4
+        Stopping rule: ``fit`` stops when the epoch's training loss has not
+        gone below (best loss − tol) for ``n_iter_no_change`` epochs in a row;
+        ``None`` disables it.
+    n_iter_no_change : int, default=10
+        See ``tol``.
+    batch_size : int or None, default=32
+        1: per-sample SGD; k: minibatches of k samples of the (shuffled)
+        order; None: full batch (one step per epoch).
+    alpha : float, default=0.0001
+        L2 penalty on W and V.
+    momentum : float, default=0.9
+        μ in [0, 1).
+    nesterov : bool, default=True
+        Nesterov's momentum (when momentum > 0).
+    shuffle : bool, default=True
+        A new sample order every epoch.
+    random_state : int, numpy Generator, RandomState or None, default=None
+        Seeds the initial weights and the shuffling, once per ``fit``.
+    warm_start : bool, default=False
+        ``fit`` continues from the previous fit's weights and velocities.
+    verbose : int, default=0
+        With 1, print "epoch N, loss L, elapsed S s" after every epoch.
+    backend : {"cython", "numpy"}, default="cython"
+        "cython": the compiled kernel; "numpy": the pure-NumPy reference.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list [W, V]
+        W (n_features, hidden_size), V (hidden_size, n_classes).
+    intercepts_ : list [b1, b2]
+        b1 (hidden_size,), b2 (n_classes,).
+    n_features_in_ : int
+    n_iter_ : int
+        Epochs run (accumulates over ``partial_fit`` calls).
+    t_ : int
+        SGD steps taken.
+    loss_curve_ : list of float
+        Training loss per epoch, (1/n) Σ_i w_i CE_i without the penalty, each
+        CE_i from the forward pass of its batch.
+
+    Notes
+    -----
+    The biases are always fitted and there is no weight averaging. X of dtype
+    float32 trains in float32; other numeric X in float64. A C-contiguous
+    float32/float64 X is never copied; other layouts are copied once. A call
+    that raises (bad input, :class:`DivergenceError`) leaves the estimator as
+    it was.
+    """
+
+    _kind = "network"
+    _estimator_type = "classifier"
+    _multiclass = True
+
+    def __init__(self, *, hidden_size=100, learning_rate=0.1, learning_rate_schedule="constant",
+                 power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
+                 alpha=0.0001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
+                 warm_start=False, verbose=0, backend="cython"):
+        self.hidden_size = hidden_size
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.batch_size = batch_size
+        self.alpha = alpha
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.backend = backend
+
+    def _check_model_params(self):
+        check_param("hidden_size", self.hidden_size, "int", low=1)
+        check_param("momentum", self.momentum, "real", low=0, high=1, high_open=True)
+        check_param("nesterov", self.nesterov, "bool")
+
+    def _n_outputs(self, classes):
+        return len(classes)
+
+    def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
+        from .reference.network import init_params
+
+        if continue_from is None:
+            params = init_params(n_features, self.hidden_size, n_outputs, rng, dtype)
+            velocities = None
+        else:
+            if continue_from.coefs_[0].shape[1] != self.hidden_size and self.warm_start:
+                raise ValueError(
+                    f"warm_start: hidden_size={self.hidden_size} differs from the previous "
+                    f"fit's {continue_from.coefs_[0].shape[1]}.")
+            params = [np.array(p, dtype=dtype, order="C") for p in continue_from._params]
+            prev = getattr(continue_from, "_velocities", None)
+            velocities = None if prev is None else [np.array(v, dtype=dtype) for v in prev]
+        if self.momentum > 0 and velocities is None:
+            velocities = [np.zeros_like(p) for p in params]
+        return {"params": params, "velocities": velocities}
+
+    def _state_arrays(self, state):
+        return state["params"]
+
+    def _epoch(self, module, X, y, sw, state, order, batch, t):
+        return module.sgd_epoch(
+            X, y, state["params"], order, eta0=self.learning_rate, batch_size=batch,
+            alpha=self.alpha, momentum=self.momentum, nesterov=self.nesterov,
+            velocities=state["velocities"] if self.momentum > 0 else None,
+            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
+            sample_weight=sw)
+
+    def _publish(self, state):
+        self._params = state["params"]
+        self._velocities = state["velocities"]
+        W, b1, V, b2 = self._params
+        self.coefs_ = [W, V]
+        self.intercepts_ = [b1, b2]
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), continuing from the current state (weights,
+        velocities, step count, shuffling generator). ``classes`` (every label)
+        is required on the first call."""
+        return self._partial_fit(X, y, sample_weight, classes)
+
+    def _output_scores(self, X):
+        X = self._validate_for_predict(X)
+        (W, V), (b1, b2) = self.coefs_, self.intercepts_
+        return sigmoid(X @ W + b1) @ V + b2
+
+    def decision_function(self, X):
+        """The output scores Q̂ = σ(X W + b1) V + b2, (n, n_classes); for two
+        classes Q̂₁ − Q̂₀ (n,), > 0 meaning ``classes_[1]``."""
+        S = self._output_scores(X)
+        return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
+
+    def predict_proba(self, X):
+        """Q = softmax(Q̂), (n, n_classes), in the order of ``classes_``."""
+        return softmax(self._output_scores(X))
+
+    def predict(self, X):
+        """classes_[argmax_k Q̂_k] (the lowest index on ties)."""
+        return self.classes_[self._output_scores(X).argmax(axis=1)]
