@@ -86,11 +86,16 @@ def multiclass_perceptron(S, y):
 
 def softmax_cross_entropy(S, y):
     """§6 softmax regression: l = log Σ_k e^(s_k) − s_y,
-    ∂l/∂s = softmax(s) − onehot(y)."""
+    ∂l/∂s = softmax(s) − onehot(y).
+
+    The loss is evaluated as log Σ_k e^(s_k − s_max) + (s_max − s_y), so the
+    O(1) term survives even when every score is huge (e.g. all −1e300).
+    """
     rows = np.arange(S.shape[0])
+    s_max = S.max(axis=1)
     D = softmax(S)
     D[rows, y] -= 1
-    return logsumexp(S) - S[rows, y], D
+    return np.log(np.exp(S - s_max[:, None]).sum(axis=1)) + (s_max - S[rows, y]), D
 
 
 #: loss name -> (function, multi-class?)
