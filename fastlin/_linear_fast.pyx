@@ -1,0 +1,520 @@
+"""Cython kernels of the six linear models.
+
+The Python-level functions here have the names, signatures and semantics of
+their NumPy references in ``fastlin.reference.linear`` (read that module's
+docstring for the conventions: W (m, c), b (c,), a mean objective with
+(α/2)||W||², η_t, averaging); the estimators swap one for the other.
+
+    sgd_epoch(X, y, W, b, order, loss, *, eta0, ...) -> (epoch_loss, t)
+    gradient(X, y, W, b, loss, alpha, sample_weight) -> (J, grad_W, grad_b)
+
+Three loop shapes, each one cdef function whatever the loss (the loss is an
+inline function of the score, from ``_loss.pxd``):
+
+* ``_per_sample_epoch``: one step per sample of ``order``. The L2 shrinkage
+  W ← (1 − ηα) W is kept as a scalar (W = scale · V), so a step touches only
+  the rows of V whose loss derivative is non-zero (none for a perceptron that
+  classifies the sample right, two for the multi-class perceptron). The
+  average W̄ is kept lazily in the same way (see ``Averages``).
+* ``_minibatch_epoch``: one step per run of ``batch_size`` indices of
+  ``order``, each gradient from ``_batch_gradient``.
+* ``_batch_gradient``: the fused full-batch pass: for each row the score, the
+  loss derivative and the accumulation of Xᵀ D in one sweep, so X is read
+  once per gradient.
+
+Inside, the weights are held transposed and in float64, V (c, m), so that
+each class's weight vector is one contiguous row read against the rows of X;
+they are copied in from W at the start and written back (in X's dtype) at
+the end, which costs O(m c), nothing next to an epoch. Dot products and
+gradient sums accumulate in float64 whatever X's dtype.
+
+The def wrappers check shapes, dtypes and index ranges (a ValueError or
+TypeError, never a crash), then run the whole loop in one ``with nogil:``.
+"""
+from cython cimport floating
+from libc.math cimport pow
+
+import numpy as np
+
+from ._loss cimport (LossKind, SQUARED_ERROR, LOGISTIC_SQUARED_ERROR, LOG_LOSS,
+                     PERCEPTRON, MULTICLASS_PERCEPTRON, SOFTMAX,
+                     single_loss, multi_loss)
+
+_LOSS_KINDS = {
+    "squared_error": SQUARED_ERROR,
+    "logistic_squared_error": LOGISTIC_SQUARED_ERROR,
+    "log_loss": LOG_LOSS,
+    "perceptron": PERCEPTRON,
+    "multiclass_perceptron": MULTICLASS_PERCEPTRON,
+    "softmax": SOFTMAX,
+}
+_SCHEDULES = ("constant", "invscaling")
+
+# Fold the scale into V once it falls below this (or to zero or below). The
+# lazy average's A + C V − U loses about (unit round-off)/scale to
+# cancellation, so the floor is kept well above scikit-learn's 1e-9; a fold
+# costs O(m c) and comes every log(1e6)/(ηα) steps, rarely.
+cdef double MIN_SCALE = 1e-6
+
+
+# ---------------------------------------------------------------------------
+# Row primitives (x is a row of X, v a row of the float64 weights V)
+# ---------------------------------------------------------------------------
+
+cdef inline double _dot(const floating* x, const double* v,
+                        Py_ssize_t m) noexcept nogil:
+    # return x @ v, in float64, with eight independent partial sums so that
+    # the additions need not wait on each other (and the compiler can pack them)
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef double a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0
+    cdef Py_ssize_t k, m8 = m - m % 8
+    for k in range(0, m8, 8):
+        a0 += x[k] * v[k]
+        a1 += x[k + 1] * v[k + 1]
+        a2 += x[k + 2] * v[k + 2]
+        a3 += x[k + 3] * v[k + 3]
+        a4 += x[k + 4] * v[k + 4]
+        a5 += x[k + 5] * v[k + 5]
+        a6 += x[k + 6] * v[k + 6]
+        a7 += x[k + 7] * v[k + 7]
+    for k in range(m8, m):
+        a0 += x[k] * v[k]
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+cdef inline void _axpy(double a, const floating* x, double* v,
+                       Py_ssize_t m) noexcept nogil:
+    # v += a * x
+    cdef Py_ssize_t k
+    for k in range(m):
+        v[k] += a * x[k]
+
+
+cdef inline double _sample_loss(LossKind kind, const double* s, Py_ssize_t c,
+                                const floating* y, const Py_ssize_t* labels,
+                                Py_ssize_t i, double* d) noexcept nogil:
+    # l, d = loss(s, y_i): a real target for single-output models, a label otherwise
+    if labels == NULL:
+        return single_loss(kind, s[0], y[i], d)
+    return multi_loss(kind, s, c, labels[i], d)
+
+
+# ---------------------------------------------------------------------------
+# State shared by the loops
+# ---------------------------------------------------------------------------
+
+cdef struct Model:
+    double* V            # (c, m): W = scale · Vᵀ
+    double* b            # (c,)
+    double scale
+    Py_ssize_t m, c
+
+
+cdef struct Steps:
+    double eta0
+    double power_t
+    double alpha
+    bint invscaling      # else "constant"
+    bint fit_intercept
+    Py_ssize_t t         # steps taken so far in the whole fit
+
+
+cdef struct Averages:
+    # W̄_t = (1/t) Σ_{k<=t} W_k is kept as A + C V − U (all (c, m) but C):
+    # a step V ← V + u g adds C·u·g to U, then C ← C + scale. (Σ_k W_k =
+    # Σ_k scale_k V_k and V_k = V_0 + Σ_{j<=k} u_j g_j give
+    # Σ_{k<=t} W_k = C_t V_t − Σ_j C_{j−1} u_j g_j with C_t = Σ_{k<=t} scale_k.)
+    # A starts as t₀ W̄ and absorbs C V − U whenever the scale is folded into V.
+    bint on
+    double* A
+    double* U
+    double C
+    double* b_avg        # (c,), averaged directly: b̄ ← b̄ + (b − b̄) / t
+
+
+cdef inline double _eta(Steps* st) noexcept nogil:
+    # η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling")
+    if st.invscaling:
+        return st.eta0 / pow(<double>st.t, st.power_t)
+    return st.eta0
+
+
+cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
+    # W ← factor · W, by scaling the scalar only; once it gets small (or not
+    # positive, or NaN) W = scale · V is written out into V and scale = 1.
+    cdef Py_ssize_t k, size = M.c * M.m
+    cdef double new_scale = M.scale * factor
+    if new_scale > MIN_SCALE:
+        M.scale = new_scale
+        return
+    if avg.on:
+        # A ← A + C V − U, C ← 0, U ← 0: the lazy average in terms of the old V
+        for k in range(size):
+            avg.A[k] += avg.C * M.V[k] - avg.U[k]
+            avg.U[k] = 0.0
+        avg.C = 0.0
+    # V ← new_scale · V, scale ← 1
+    for k in range(size):
+        M.V[k] *= new_scale
+    M.scale = 1.0
+
+
+# ---------------------------------------------------------------------------
+# The three loop shapes
+# ---------------------------------------------------------------------------
+
+cdef double _per_sample_epoch(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const Py_ssize_t[::1] order,
+        LossKind kind, Model* M, Steps* st, Averages* avg,
+        double* s, double* d) noexcept nogil:
+    """One step per index of ``order``; returns Σ_i w_i l_i (before each step)."""
+    cdef Py_ssize_t p, i, j, m = M.m, c = M.c
+    cdef const floating* x
+    cdef double w_i, l, eta, u, total = 0.0
+    for p in range(order.shape[0]):
+        i = order[p]
+        x = &X[i, 0]
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        # s = x_i @ W + b = scale · (x_i @ Vᵀ) + b
+        for j in range(c):
+            s[j] = M.scale * _dot(x, M.V + j * m, m) + M.b[j]
+        # l, d = loss(s, y_i)
+        l = _sample_loss(kind, s, c, y, labels, i, d)
+        total += w_i * l
+        st.t += 1
+        eta = _eta(st)
+        # W ← (1 − η α) W
+        if st.alpha != 0.0:
+            _shrink(M, avg, 1.0 - eta * st.alpha)
+        for j in range(c):
+            if d[j] != 0.0:   # the perceptrons change only the rows with d_j ≠ 0
+                # W[:, j] ← W[:, j] − η w_i d_j x_i, i.e. V_j ← V_j + u x_i
+                u = -eta * w_i * d[j] / M.scale
+                _axpy(u, x, M.V + j * m, m)
+                if avg.on:
+                    # U_j ← U_j + C u x_i
+                    _axpy(avg.C * u, x, avg.U + j * m, m)
+                if st.fit_intercept:
+                    # b_j ← b_j − η w_i d_j
+                    M.b[j] -= eta * w_i * d[j]
+        if avg.on:
+            avg.C += M.scale
+            # b̄ ← b̄ + (b − b̄) / t
+            for j in range(c):
+                avg.b_avg[j] += (M.b[j] - avg.b_avg[j]) / st.t
+    return total
+
+
+cdef double _batch_gradient(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const Py_ssize_t* rows,
+        Py_ssize_t start, Py_ssize_t stop, LossKind kind, const Model* M,
+        double* G, double* gb, double* s, double* d) noexcept nogil:
+    """The fused gradient over rows i = rows[p] (or i = p when rows is NULL)
+    for p in start..stop-1, n_B = stop − start of them, with W = Vᵀ:
+
+        D_i = w_i ∂l/∂s_i / n_B,   G += Σ_i D_iᵀ x_i  (c, m),   gb += Σ_i D_i
+
+    in one sweep: each row is scored and accumulated while it is in cache.
+    G and gb must start at zero. Returns Σ_i w_i l_i."""
+    cdef Py_ssize_t p, i, j, m = M.m, c = M.c
+    cdef const floating* x
+    cdef double w_i, l, D, total = 0.0
+    cdef double inv_n = 1.0 / (stop - start)
+    for p in range(start, stop):
+        i = p if rows == NULL else rows[p]
+        x = &X[i, 0]
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        # s = x_i @ W + b
+        for j in range(c):
+            s[j] = _dot(x, M.V + j * m, m) + M.b[j]
+        # l, d = loss(s, y_i)
+        l = _sample_loss(kind, s, c, y, labels, i, d)
+        total += w_i * l
+        for j in range(c):
+            # D_ij = w_i d_j / n_B;  G_j += D_ij x_i;  gb_j += D_ij
+            D = w_i * d[j] * inv_n
+            if D != 0.0:
+                _axpy(D, x, G + j * m, m)
+                gb[j] += D
+    return total
+
+
+cdef double _minibatch_epoch(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const Py_ssize_t[::1] order,
+        Py_ssize_t batch_size, LossKind kind, Model* M, Steps* st,
+        double* W_avg, double* b_avg, double* G, double* gb,
+        double* s, double* d) noexcept nogil:
+    """One step per run of ``batch_size`` indices of ``order``; returns
+    Σ_i w_i l_i (each before its batch's step). W_avg is NULL or (c, m)."""
+    cdef Py_ssize_t start, stop, k, j, size = M.m * M.c
+    cdef Py_ssize_t n_order = order.shape[0]
+    cdef double eta, total = 0.0
+    start = 0
+    while start < n_order:
+        stop = min(start + batch_size, n_order)
+        for k in range(size):
+            G[k] = 0.0
+        for j in range(M.c):
+            gb[j] = 0.0
+        # G, gb = gradient of the batch's mean loss
+        total += _batch_gradient(X, y, labels, sample_weight, &order[0],
+                                 start, stop, kind, M, G, gb, s, d)
+        st.t += 1
+        eta = _eta(st)
+        # W ← W − η (G + α W)
+        for k in range(size):
+            M.V[k] -= eta * (G[k] + st.alpha * M.V[k])
+        # b ← b − η gb
+        if st.fit_intercept:
+            for j in range(M.c):
+                M.b[j] -= eta * gb[j]
+        if W_avg != NULL:
+            # W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t
+            for k in range(size):
+                W_avg[k] += (M.V[k] - W_avg[k]) / st.t
+            for j in range(M.c):
+                b_avg[j] += (M.b[j] - b_avg[j]) / st.t
+        start = stop
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Python-level functions: checks, then one nogil block
+# ---------------------------------------------------------------------------
+
+def _loss_kind(loss):
+    try:
+        return _LOSS_KINDS[loss]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(_LOSS_KINDS)}") from None
+
+
+def _check_array(name, a, dtype, shape):
+    """``a`` must be an ndarray of exactly this dtype and shape."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    return a
+
+
+cdef Py_ssize_t _first_out_of_range(const Py_ssize_t[::1] idx,
+                                    Py_ssize_t n) noexcept nogil:
+    # the first p with idx[p] outside 0..n-1, or -1
+    cdef Py_ssize_t p
+    for p in range(idx.shape[0]):
+        if idx[p] < 0 or idx[p] >= n:
+            return p
+    return -1
+
+
+def _check_indices(name, idx, Py_ssize_t n):
+    """``idx`` must be a 1-D intp array of values in 0..n-1 (O(len(idx)))."""
+    if not isinstance(idx, np.ndarray) or idx.dtype != np.intp or idx.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D numpy array of dtype intp")
+    cdef const Py_ssize_t[::1] view = idx
+    cdef Py_ssize_t bad
+    with nogil:
+        bad = _first_out_of_range(view, n)
+    if bad >= 0:
+        raise ValueError(f"{name}[{bad}] = {idx[bad]} is outside 0..{n - 1}")
+    return view
+
+
+def _check_model(X, y, W, b, loss, sample_weight):
+    """Shared checks; returns (kind, labels or None, y or None, sample_weight)."""
+    n, m = X.shape[0], X.shape[1]
+    c = W.shape[1]
+    if n == 0:
+        raise ValueError("X has no rows")
+    if W.shape[0] != m:
+        raise ValueError(f"W must have shape ({m}, c) for X of shape {X.shape}, got {W.shape}")
+    if b.shape[0] != c:
+        raise ValueError(f"b must have shape ({c},) for W of shape {W.shape}, got {b.shape}")
+    kind = _loss_kind(loss)
+    dtype = np.asarray(X).dtype
+    if kind == MULTICLASS_PERCEPTRON or kind == SOFTMAX:
+        labels = _check_indices("y (class labels)", y, c)
+        if labels.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        y_real = None
+    else:
+        if c != 1:
+            raise ValueError(f"loss {loss!r} has one output: W must have shape ({m}, 1), got {W.shape}")
+        y_real = _check_array("y", y, dtype, (n,))
+        labels = None
+    if sample_weight is not None:
+        _check_array("sample_weight", sample_weight, dtype, (n,))
+    return kind, labels, y_real, sample_weight
+
+
+def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
+              order, loss, *, double eta0, Py_ssize_t batch_size=1,
+              double alpha=0.0, bint fit_intercept=True, schedule="constant",
+              double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
+              W_avg=None, b_avg=None):
+    """One epoch of (minibatch) SGD over ``order``, in place; returns
+    ``(epoch_loss, t)``. Same as ``fastlin.reference.linear.sgd_epoch``: see
+    there for the update rule. Batch size 1 runs the per-sample kernel (with
+    the L2 shrinkage and the average kept lazily), larger ones the minibatch
+    kernel. X, y (single-output), W, b, sample_weight, W_avg and b_avg share
+    X's dtype; y (multi-class) and order are intp."""
+    kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
+    cdef LossKind kind = kind_obj
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
+    cdef const Py_ssize_t[::1] order_v = _check_indices("order", order, n)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if schedule not in _SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {_SCHEDULES}")
+    if t < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    if (W_avg is None) != (b_avg is None):
+        raise ValueError("pass both W_avg and b_avg, or neither")
+    cdef bint average = W_avg is not None
+    dtype = np.asarray(X).dtype
+    if average:
+        _check_array("W_avg", W_avg, dtype, (m, c))
+        _check_array("b_avg", b_avg, dtype, (c,))
+        if not W_avg.flags.c_contiguous:
+            raise ValueError("W_avg must be C-contiguous")
+
+    # typed views of the optional inputs (NULL when absent)
+    cdef const floating[::1] y_v, sw_v
+    cdef const Py_ssize_t[::1] labels_v
+    cdef const floating* y_p = NULL
+    cdef const floating* sw_p = NULL
+    cdef const Py_ssize_t* labels_p = NULL
+    if y_obj is not None:
+        y_v = y_obj
+        y_p = &y_v[0]
+    else:
+        labels_v = labels_obj
+        labels_p = &labels_v[0]
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw_p = &sw_v[0]
+    cdef floating[:, ::1] W_avg_v
+    cdef floating[::1] b_avg_v
+    if average:
+        W_avg_v = W_avg
+        b_avg_v = b_avg
+
+    # float64 working copies: V = Wᵀ (c, m), b, and the averaging state
+    cdef double[:, ::1] V = np.array(np.asarray(W).T, dtype=np.float64, order="C")
+    cdef double[::1] b64 = np.array(b, dtype=np.float64)
+    cdef double[::1] s = np.empty(c), d = np.empty(c)
+    cdef double[:, ::1] A, U, G
+    cdef double[::1] b_avg64, gb
+    if average:
+        A = np.array(np.asarray(W_avg).T, dtype=np.float64, order="C")
+        b_avg64 = np.array(b_avg, dtype=np.float64)
+        U = np.zeros((c, m))
+    if batch_size > 1:
+        G = np.empty((c, m))
+        gb = np.empty(c)
+
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c)
+    cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha,
+                          invscaling=schedule == "invscaling",
+                          fit_intercept=fit_intercept, t=t)
+    cdef Averages avg
+    avg.on = False
+    avg.C = 0.0
+    cdef Py_ssize_t k, j, t0 = t
+    cdef double total
+    with nogil:
+        if batch_size == 1:
+            if average:
+                avg.on = True
+                avg.A = &A[0, 0]
+                avg.U = &U[0, 0]
+                avg.b_avg = &b_avg64[0]
+                # A = t₀ W̄ (the sum of the t₀ weights averaged so far)
+                for k in range(c * m):
+                    avg.A[k] *= t0
+            total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
+                                      &M, &st, &avg, &s[0], &d[0])
+        else:
+            total = _minibatch_epoch(X, y_p, labels_p, sw_p, order_v, batch_size,
+                                     kind, &M, &st,
+                                     &A[0, 0] if average else NULL,
+                                     &b_avg64[0] if average else NULL,
+                                     &G[0, 0], &gb[0], &s[0], &d[0])
+        # W = scale · Vᵀ, b, in X's dtype
+        for k in range(m):
+            for j in range(c):
+                W[k, j] = <floating>(M.scale * V[j, k])
+        for j in range(c):
+            b[j] = <floating>b64[j]
+        if average and st.t > 0:
+            for j in range(c):
+                b_avg_v[j] = <floating>b_avg64[j]
+            for k in range(m):
+                for j in range(c):
+                    if batch_size == 1:
+                        # W̄ = (A + C V − U) / t
+                        W_avg_v[k, j] = <floating>(
+                            (A[j, k] + avg.C * V[j, k] - U[j, k]) / st.t)
+                    else:
+                        W_avg_v[k, j] = <floating>A[j, k]
+    return total / n, st.t
+
+
+def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
+             const floating[::1] b, loss, double alpha=0.0, sample_weight=None):
+    """The full-batch objective and its gradient, ``(J, grad_W, grad_b)``,
+    as ``fastlin.reference.linear.gradient``:
+
+        D = w ⊙ ∂l/∂S / n,  ∇W = Xᵀ D + α W,  ∇b = Σ_i D_i,
+        J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
+
+    computed in one sweep over X (``_batch_gradient``); grad_W and grad_b
+    have X's dtype."""
+    kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
+    cdef LossKind kind = kind_obj
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
+    cdef const floating[::1] y_v, sw_v
+    cdef const Py_ssize_t[::1] labels_v
+    cdef const floating* y_p = NULL
+    cdef const floating* sw_p = NULL
+    cdef const Py_ssize_t* labels_p = NULL
+    if y_obj is not None:
+        y_v = y_obj
+        y_p = &y_v[0]
+    else:
+        labels_v = labels_obj
+        labels_p = &labels_v[0]
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw_p = &sw_v[0]
+
+    dtype = np.asarray(X).dtype
+    cdef double[:, ::1] V = np.array(np.asarray(W).T, dtype=np.float64, order="C")
+    cdef double[::1] b64 = np.array(b, dtype=np.float64)
+    cdef double[:, ::1] G = np.zeros((c, m))
+    cdef double[::1] gb = np.zeros(c), s = np.empty(c), d = np.empty(c)
+    grad_W_arr = np.empty((m, c), dtype=dtype)
+    grad_b_arr = np.empty(c, dtype=dtype)
+    cdef floating[:, ::1] grad_W = grad_W_arr
+    cdef floating[::1] grad_b = grad_b_arr
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c)
+    cdef Py_ssize_t k, j
+    cdef double total, sq = 0.0
+    with nogil:
+        # D, Xᵀ D, Σ D, Σ w l in one pass
+        total = _batch_gradient(X, y_p, labels_p, sw_p, NULL, 0, n, kind, &M,
+                                &G[0, 0], &gb[0], &s[0], &d[0])
+        # ∇W = Xᵀ D + α W,  ||W||²
+        for k in range(m):
+            for j in range(c):
+                grad_W[k, j] = <floating>(G[j, k] + alpha * V[j, k])
+                sq += V[j, k] * V[j, k]
+        for j in range(c):
+            grad_b[j] = <floating>gb[j]
+    return total / n + 0.5 * alpha * sq, grad_W_arr, grad_b_arr

@@ -1,0 +1,91 @@
+# Per-sample losses of the six linear models as inline functions of the score.
+#
+# The same formulas as fastlin/reference/losses.py, one sample at a time and
+# in float64 whatever the data's dtype. Each function returns the loss l and
+# writes its derivative ∂l/∂s. Everything is computed from the score, never
+# from a clipped probability, so |s| up to 1e300 gives finite values.
+#
+# All helpers are `noexcept nogil`: they are called from inside the kernels'
+# nogil loops, and a Cython 3 cdef function without `noexcept` would check
+# for a Python exception after every call.
+from libc.math cimport exp, fabs, log, log1p
+
+
+cdef enum LossKind:
+    # The loss names of fastlin.reference.losses.LOSSES, as small integers.
+    SQUARED_ERROR
+    LOGISTIC_SQUARED_ERROR
+    LOG_LOSS
+    PERCEPTRON
+    MULTICLASS_PERCEPTRON
+    SOFTMAX
+
+
+cdef inline double sigmoid(double s) noexcept nogil:
+    # σ(s) = 1 / (1 + e^(-s)), evaluated with e^(-|s|) so it never overflows
+    cdef double e = exp(-fabs(s))
+    if s >= 0:
+        return 1.0 / (1.0 + e)
+    return e / (1.0 + e)
+
+
+cdef inline double log1pexp(double s) noexcept nogil:
+    # log(1 + e^s) = max(s, 0) + log(1 + e^(-|s|))
+    return (s if s > 0 else 0.0) + log1p(exp(-fabs(s)))
+
+
+cdef inline double single_loss(LossKind kind, double s, double y,
+                               double* dl) noexcept nogil:
+    """Loss of one sample of a single-output model; writes ∂l/∂s to dl[0]."""
+    cdef double r, h, h_1mh
+    if kind == SQUARED_ERROR:
+        # l = ½ (s − y)²,  ∂l/∂s = s − y
+        r = s - y
+        dl[0] = r
+        return 0.5 * r * r
+    elif kind == LOGISTIC_SQUARED_ERROR:
+        # h = σ(s), l = ½ (h − y)²,  ∂l/∂s = (h − y) h (1 − h), h (1 − h) = σ(s) σ(−s)
+        h = sigmoid(s)
+        h_1mh = h * sigmoid(-s)
+        r = h - y
+        dl[0] = r * h_1mh
+        return 0.5 * r * r
+    elif kind == LOG_LOSS:
+        # l = log(1 + e^s) − y s,  ∂l/∂s = σ(s) − y
+        dl[0] = sigmoid(s) - y
+        return log1pexp(s) - y * s
+    else:  # PERCEPTRON
+        # h = [s >= 0] (a score of exactly 0 predicts 1), l = (h − y) s,  ∂l/∂s = h − y
+        h = 1.0 if s >= 0 else 0.0
+        dl[0] = h - y
+        return (h - y) * s
+
+
+cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
+                              Py_ssize_t y, double* d) noexcept nogil:
+    """Loss of one sample of a multi-class model from its score vector s (c,);
+    writes ∂l/∂s (c,) to d. y is the label, 0 <= y < c."""
+    cdef Py_ssize_t j, y_hat = 0
+    cdef double smax = s[0], total = 0.0
+    # y_hat = argmax_j s_j (lowest index on ties), smax = s[y_hat]
+    for j in range(1, c):
+        if s[j] > smax:
+            smax = s[j]
+            y_hat = j
+    if kind == MULTICLASS_PERCEPTRON:
+        # l = s_ŷ − s_y,  ∂l/∂s_v = [v = ŷ] − [v = y]
+        for j in range(c):
+            d[j] = 0.0
+        d[y_hat] += 1.0
+        d[y] -= 1.0
+        return smax - s[y]
+    else:  # SOFTMAX
+        # l = log Σ_k e^(s_k) − s_y,  ∂l/∂s = softmax(s) − onehot(y),
+        # with the max subtracted before exponentiating (log-sum-exp)
+        for j in range(c):
+            d[j] = exp(s[j] - smax)
+            total += d[j]
+        for j in range(c):
+            d[j] /= total
+        d[y] -= 1.0
+        return smax + log(total) - s[y]
