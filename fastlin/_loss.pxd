@@ -81,11 +81,13 @@ cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
         return smax - s[y]
     else:  # SOFTMAX
         # l = log Σ_k e^(s_k) − s_y,  ∂l/∂s = softmax(s) − onehot(y),
-        # with the max subtracted before exponentiating (log-sum-exp)
+        # with the max subtracted before exponentiating (log-sum-exp), and
+        # l = log Σ_k e^(s_k − s_max) + (s_max − s_y) so the O(1) term survives
+        # when every score is huge
         for j in range(c):
             d[j] = exp(s[j] - smax)
             total += d[j]
         for j in range(c):
             d[j] /= total
         d[y] -= 1.0
-        return smax + log(total) - s[y]
+        return log(total) + (smax - s[y])

@@ -177,6 +177,25 @@ def test_read_only_and_memmap_inputs(tmp_path, loss):
         assert relative_error(J, ref.gradient(X, y, W, b, loss, 0.1, sw)[0]) <= 1e-10
 
 
+HUGE_CASES = [(loss, 1e4) for loss in LOSSES] + [
+    (loss, 1e300) for loss in LOSSES if loss != "squared_error"]   # ½ s² overflows by nature
+
+
+@pytest.mark.parametrize("loss, scale", HUGE_CASES)
+def test_huge_scores_finite(loss, scale):
+    """Scores of about ±1e4 and ±1e300 give the reference's finite loss and
+    gradient, with no overflow in the reference either."""
+    X, y, W, b, sw, _ = make_problem(loss, n=12, m=3)
+    b = scale * np.linspace(-1, 1, b.size) if b.size > 1 else np.array([scale])
+    for sign in (1, -1):
+        with np.errstate(over="raise", invalid="raise"):
+            want = ref.gradient(X, y, W, sign * b, loss, 0.0, sw)
+        got = fast.gradient(X, y, W, sign * b, loss, 0.0, sw)
+        for a, e in zip(got, want):
+            assert np.isfinite(a).all()
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=0)   # entry-wise: norms of 1e300 overflow
+
+
 def test_nonfinite_weights_propagate():
     """A NaN or inf weight must not crash or hang the kernels; it shows up in
     the weights or the loss for the estimator's isfinite check."""
