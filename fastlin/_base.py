@@ -41,6 +41,24 @@ class NotFittedError(ValueError, AttributeError):
     scikit-learn's does."""
 
 
+_COMBINED = {}
+
+
+def _compatible(cls):
+    """``cls``, or once scikit-learn is imported (by the user, never by us), a
+    subclass of both ``cls`` and scikit-learn's exception/warning of the same
+    name, so that code catching or filtering scikit-learn's (its estimator
+    checks do) sees ours."""
+    sk = sys.modules.get("sklearn.exceptions")
+    sk_cls = getattr(sk, cls.__name__, None)
+    if sk_cls is None:
+        return cls
+    if cls not in _COMBINED:
+        _COMBINED[cls] = type(cls.__name__, (cls, sk_cls),
+                              {"__module__": __name__, "__qualname__": cls.__name__})
+    return _COMBINED[cls]
+
+
 class ConvergenceWarning(UserWarning):
     """``max_iter`` epochs ended the fit before the stopping rule did."""
 
@@ -214,7 +232,7 @@ def _column_or_1d(y, what="y"):
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(f"A column-vector {what} was passed when a 1d array was expected. "
                       "Please change the shape of y to (n_samples,), for example "
-                      "using ravel().", DataConversionWarning, stacklevel=4)
+                      "using ravel().", _compatible(DataConversionWarning), stacklevel=4)
         return y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"{what} should be a 1d array, got an array of shape {y.shape} instead.")
@@ -533,7 +551,7 @@ class SGDEstimator(Estimator):
         if not partial and self.tol is not None and not converged:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
                           "before the training loss stopped improving by tol; consider "
-                          "increasing max_iter.", ConvergenceWarning, stacklevel=3)
+                          "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=3)
 
         # success: publish everything at once
         for name, value in fitted.items():
@@ -563,7 +581,7 @@ class SGDEstimator(Estimator):
 
     def _check_fitted(self):
         if not self._is_fitted():
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
+            raise _compatible(NotFittedError)(f"This {type(self).__name__} instance is not fitted yet. "
                                  "Call 'fit' with appropriate arguments before using this "
                                  "estimator.")
 

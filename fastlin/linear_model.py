@@ -183,47 +183,13 @@ class _LinearSGD(SGDEstimator):
         self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
         self.intercept_ = b
 
-    def decision_function(self, X):
-        """The scores s = x W + b: (n,) for the single-output models and for
-        two classes (s₁ − s₀ for the multi-class models, > 0 means
-        ``classes_[1]``), (n, c) otherwise."""
-        X = self._validate_for_predict(X)
-        if self._estimator_type == "regressor":
-            return X @ self.coef_ + self.intercept_[0]
-        S = X @ self.coef_.T + self.intercept_
-        if S.shape[1] == 1:
-            return S[:, 0]
-        if S.shape[1] == 2:
-            return S[:, 1] - S[:, 0]
-        return S
-
     def _scores(self, X):
         X = self._validate_for_predict(X)
         return X @ self.coef_.T + self.intercept_
 
 
-class _BinaryClassifier(_LinearSGD):
-    """Two classes, any labels: classes_[0] -> target 0, classes_[1] -> 1."""
-
+class _LinearClassifier(_LinearSGD):
     _estimator_type = "classifier"
-    _multiclass = False
-
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y), continuing from the current state (the step
-        count t, the averages and the shuffling generator carry over).
-        ``classes`` (both labels) is required on the first call."""
-        return self._partial_fit(X, y, sample_weight, classes)
-
-    def predict(self, X):
-        """classes_[1] where s >= 0, else classes_[0]."""
-        return self.classes_[(self._scores(X)[:, 0] >= 0).astype(np.intp)]
-
-
-class _MulticlassClassifier(_LinearSGD):
-    """c >= 2 classes, one output per class (two classes keep two outputs)."""
-
-    _estimator_type = "classifier"
-    _multiclass = True
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the step
@@ -231,9 +197,38 @@ class _MulticlassClassifier(_LinearSGD):
         ``classes`` (every label) is required on the first call."""
         return self._partial_fit(X, y, sample_weight, classes)
 
+    def decision_function(self, X):
+        """The scores s = x W + b: (n,) for the single-output models and for
+        two classes (s₁ − s₀ for the multi-class models, > 0 means
+        ``classes_[1]``), (n, c) otherwise."""
+        S = self._scores(X)
+        if S.shape[1] == 1:
+            return S[:, 0]
+        if S.shape[1] == 2:
+            return S[:, 1] - S[:, 0]
+        return S
+
+
+class _BinaryClassifier(_LinearClassifier):
+    """Two classes, any labels: classes_[0] -> target 0, classes_[1] -> 1."""
+
+    _multiclass = False
+
+    def predict(self, X):
+        """classes_[1] where s >= 0, else classes_[0]."""
+        positive = self._scores(X)[:, 0] >= 0
+        return self.classes_[positive.astype(np.intp)]
+
+
+class _MulticlassClassifier(_LinearClassifier):
+    """c >= 2 classes, one output per class (two classes keep two outputs)."""
+
+    _multiclass = True
+
     def predict(self, X):
         """classes_[argmax_j s_j] (the lowest index on ties)."""
-        return self.classes_[self._scores(X).argmax(axis=1)]
+        best = self._scores(X).argmax(axis=1)
+        return self.classes_[best]
 
 
 class LinearRegression(_LinearSGD):
@@ -269,7 +264,8 @@ class LinearRegression(_LinearSGD):
 
     def predict(self, X):
         """ŷ = X w + b, (n,)."""
-        return self.decision_function(X)
+        X = self._validate_for_predict(X)
+        return X @ self.coef_ + self.intercept_[0]
 
 
 class LogisticRegression(_BinaryClassifier):

@@ -185,4 +185,5 @@ class MLPClassifier(SGDEstimator):
 
     def predict(self, X):
         """classes_[argmax_k Q̂_k] (the lowest index on ties)."""
-        return self.classes_[self._output_scores(X).argmax(axis=1)]
+        best = self._output_scores(X).argmax(axis=1)
+        return self.classes_[best]

@@ -1,0 +1,37 @@
+"""scikit-learn's estimator checks on every fastlin estimator."""
+import pytest
+
+pytest.importorskip("sklearn")
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from fastlin import (LinearRegression, LogisticRegression, MLPClassifier,  # noqa: E402
+                     MulticlassPerceptron, Perceptron, SoftmaxRegression)
+
+BACKEND = "numpy"
+
+ESTIMATORS = [
+    LinearRegression(backend=BACKEND, max_iter=100, random_state=0),
+    LogisticRegression(backend=BACKEND, max_iter=100, random_state=0),
+    LogisticRegression(loss="squared_error", backend=BACKEND, max_iter=100, random_state=0),
+    Perceptron(backend=BACKEND, max_iter=20, random_state=0),
+    MulticlassPerceptron(backend=BACKEND, max_iter=20, random_state=0),
+    SoftmaxRegression(backend=BACKEND, max_iter=100, random_state=0),
+    MLPClassifier(hidden_size=10, backend=BACKEND, max_iter=50, random_state=0),
+]
+
+
+def expected_failed_checks(estimator):
+    # Each entry is a check the model genuinely cannot satisfy, with the reason.
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "stochastic (per-sample or minibatch) SGD over a shuffled order: a "
+            "sample repeated k times is visited k times at different steps, "
+            "while weight k scales a single step, so the iterates differ; and "
+            "the objective is a mean over n samples (not over the sum of the "
+            "weights), so the penalty's relative strength differs as well."),
+    }
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
