@@ -7,17 +7,23 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from fastlin import (LinearRegression, LogisticRegression, MLPClassifier,  # noqa: E402
                      MulticlassPerceptron, Perceptron, SoftmaxRegression)
 
-BACKEND = "numpy"
 
-ESTIMATORS = [
-    LinearRegression(backend=BACKEND, max_iter=100, random_state=0),
-    LogisticRegression(backend=BACKEND, max_iter=100, random_state=0),
-    LogisticRegression(loss="squared_error", backend=BACKEND, max_iter=100, random_state=0),
-    Perceptron(backend=BACKEND, max_iter=20, random_state=0),
-    MulticlassPerceptron(backend=BACKEND, max_iter=20, random_state=0),
-    SoftmaxRegression(backend=BACKEND, max_iter=100, random_state=0),
-    MLPClassifier(hidden_size=10, backend=BACKEND, max_iter=50, random_state=0),
-]
+def estimators(backend):
+    return [
+        LinearRegression(backend=backend, max_iter=100, random_state=0),
+        LogisticRegression(backend=backend, max_iter=100, random_state=0),
+        LogisticRegression(loss="squared_error", backend=backend, max_iter=100,
+                           random_state=0),
+        Perceptron(backend=backend, max_iter=20, random_state=0),
+        MulticlassPerceptron(backend=backend, max_iter=20, random_state=0),
+        SoftmaxRegression(backend=backend, max_iter=100, random_state=0),
+        MLPClassifier(hidden_size=10, backend=backend, max_iter=50, random_state=0),
+    ]
+
+
+# both backends: the checks exercise the kernels' handling of read-only
+# memmaps, float32/int input, Fortran order, single samples and features
+ESTIMATORS = estimators("cython") + estimators("numpy")
 
 
 def expected_failed_checks(estimator):
