@@ -253,11 +253,17 @@ def _one_line(exc):
 
 
 def prepare(X, y, task, dtype, seed):
-    """Split 80/20 with ``seed``, standardise, cast; y becomes class labels or floats."""
+    """Split 80/20 with ``seed``, standardise X (and a regression target) with
+    the training statistics, cast X to ``dtype``; class labels given as
+    floats become integers."""
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, 0.2, np.random.default_rng(seed))
     X_tr, X_te = standardize(X_tr.astype(np.float64), X_te.astype(np.float64))
     if task == "regression":
-        y_tr, y_te = y_tr.astype(np.float64), y_te.astype(np.float64)
+        # the target too (R² does not change under y -> (y − μ) / σ, and the
+        # step size then suits any scale of y)
+        y_tr, y_te = standardize(y_tr.astype(np.float64)[:, None],
+                                 y_te.astype(np.float64)[:, None])
+        y_tr, y_te = y_tr[:, 0].astype(dtype), y_te[:, 0].astype(dtype)
     elif y.dtype.kind == "f":
         y_tr, y_te = y_tr.astype(np.intp), y_te.astype(np.intp)
     return X_tr.astype(dtype), X_te.astype(dtype), y_tr, y_te
@@ -404,7 +410,7 @@ def run(models, data, backends, epochs=None, dtype=np.float64, seed=0, label_col
 def _fmt_seconds(s):
     if s is None:
         return "-"
-    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
 
 
 def format_table(rows, backends):
@@ -460,7 +466,8 @@ def build_parser():
             "on the embedded data or your own, and print one table: held-out accuracy (R^2 "
             "for the regression), the fit time of each backend and the speed-up "
             "(NumPy time / Cython time). Each dataset is split 80/20 into train/test "
-            "(--seed) and standardised with the training statistics. Quick fits are "
+            "(--seed) and standardised with the training statistics (a regression "
+            "target too). Quick fits are "
             "repeated up to 5 times and the median time is shown."),
         epilog=(
             f"models (default: all):\n{models}\n\n"
