@@ -59,7 +59,7 @@ _COMMON_PARAMS = """
     verbose : int, default=0
         With 1, print "epoch N, loss L, elapsed S s" after every epoch (S
         counts from the start of the call).
-    average : bool, default=False
+    average : bool, default={average}
         Publish the averaged weights W̄ (see the module docstring).
     backend : {{"cython", "numpy"}}, default="cython"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
@@ -88,10 +88,10 @@ _COMMON_ATTRS = """
 """
 
 
-def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs=""):
+def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs="", average=False):
     return (summary + "\n\n    Parameters\n    ----------" + extra_params
             + _COMMON_PARAMS.format(learning_rate=learning_rate, batch_size=batch_size,
-                                    alpha=alpha)
+                                    alpha=alpha, average=average)
             + "\n    Attributes\n    ----------" + attrs + _COMMON_ATTRS)
 
 
@@ -330,8 +330,11 @@ class Perceptron(_BinaryClassifier):
     ties included); loss l = (h − y) s >= 0, zero unless the sample is
     misclassified; ∂l/∂s = h − y. With ``batch_size=1`` a step is the classic
     rule w ← w − η (h_i − y_i) x_i, b ← b − η (h_i − y_i), which changes the
-    weights only on a mistake (plus the α w shrinkage when α > 0).
-""", "1.0", "1", "0.0",
+    weights only on a mistake (plus the α w shrinkage when α > 0). By default
+    the published weights are the average over all steps (the averaged
+    perceptron, Freund & Schapire 1999), which generalises better than the
+    last iterate; ``average=False`` gives the classic last iterate.
+""", "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
@@ -340,7 +343,7 @@ class Perceptron(_BinaryClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, backend="cython"):
+                 verbose=0, average=True, backend="cython"):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -359,9 +362,11 @@ class MulticlassPerceptron(_MulticlassClassifier):
     lowest index on ties); loss l = s_ŷ − s_y >= 0, ∂l/∂s_v = [v = ŷ] − [v = y].
     With ``batch_size=1`` a mistake (ŷ_i ≠ y_i) moves w_ŷ ← w_ŷ − η x_i and
     w_y ← w_y + η x_i (and the intercepts by ∓η); nothing else changes.
-    With two classes the model keeps two outputs (c = 2);
-    ``decision_function`` then returns s₁ − s₀.
-""", "1.0", "1", "0.0",
+    By default the published weights are the average over all steps (the
+    averaged perceptron); ``average=False`` gives the last iterate. With two
+    classes the model keeps two outputs (c = 2); ``decision_function`` then
+    returns s₁ − s₀.
+""", "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (n_classes, n_features)
@@ -370,7 +375,7 @@ class MulticlassPerceptron(_MulticlassClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, backend="cython"):
+                 verbose=0, average=True, backend="cython"):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,

@@ -51,7 +51,7 @@ class MLPClassifier(SGDEstimator):
     batch_size : int or None, default=32
         1: per-sample SGD; k: minibatches of k samples of the (shuffled)
         order; None: full batch (one step per epoch).
-    alpha : float, default=0.0001
+    alpha : float, default=0.001
         L2 penalty on W and V.
     momentum : float, default=0.9
         μ in [0, 1).
@@ -99,7 +99,7 @@ class MLPClassifier(SGDEstimator):
 
     def __init__(self, *, hidden_size=100, learning_rate=0.1, learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
-                 alpha=0.0001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
+                 alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
                  warm_start=False, verbose=0, backend="cython"):
         self.hidden_size = hidden_size
         self.learning_rate = learning_rate
