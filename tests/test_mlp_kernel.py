@@ -188,3 +188,27 @@ def test_learns_digits(dtype):
     assert all(p.dtype == dtype for p in params)
     assert losses[-1] < 0.05 * losses[0]
     assert (net.predict(X_te, *params) == y_te).mean() >= 0.96
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
+    """The kernel's polynomial exponential: σ relative to the reference
+    (which uses numpy's exp) from −745 to 745, and NaN/±inf handled."""
+    from fastlin.reference.losses import sigmoid
+
+    s = np.concatenate([-np.logspace(-8, np.log10(745), 3000), [0.0] * 6,
+                        np.logspace(-8, np.log10(745), 3000)])
+    S = s.reshape(-1, 7).astype(dtype)
+    b = np.linspace(-0.5, 0.5, 7).astype(dtype)
+    got = fast.sigmoid_bias(S, b)
+    with np.errstate(under="ignore"):
+        expected = sigmoid((S + b).astype(np.float64))
+    assert got.dtype == dtype
+    tiny = np.finfo(dtype).tiny                    # below it σ is 0 or subnormal
+    normal = expected > tiny * 1e3
+    rel = np.abs(got[normal] - expected[normal]) / expected[normal]
+    assert rel.max() <= (1e-14 if dtype == np.float64 else 2e-6)
+    assert np.all(np.abs(got[~normal]) <= tiny * 1e3)
+    special = fast.sigmoid_bias(np.array([[np.nan, np.inf, -np.inf]], dtype=dtype),
+                                np.zeros(3, dtype=dtype))
+    assert np.isnan(special[0, 0]) and special[0, 1] == 1 and 0 <= special[0, 2] < 1e-37
