@@ -47,11 +47,17 @@ def learning_rate(schedule, eta0, t, power_t=0.5):
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
 
 
+def penalty(W, alpha):
+    """(α/2) ||W||², exactly 0 when α = 0 (weights whose squares overflow,
+    |W| > ~1e154, must not turn 0 · inf into NaN)."""
+    return 0.5 * alpha * (W * W).sum() if alpha != 0 else 0.0
+
+
 def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None):
     """J = (1/n) Σ_i w_i l(x_i W + b, y_i) + (α/2) ||W||²."""
     l, _ = get_loss(loss)(scores(X, W, b), y)
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-    return (w * l).sum() / X.shape[0] + 0.5 * alpha * (W * W).sum()
+    return (w * l).sum() / X.shape[0] + penalty(W, alpha)
 
 
 def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None):
@@ -67,7 +73,7 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None):
     w = np.ones(n) if sample_weight is None else sample_weight
     l, dS = get_loss(loss)(scores(X, W, b), y)
     D = w[:, None] * dS / n
-    J = (w * l).sum() / n + 0.5 * alpha * (W * W).sum()
+    J = (w * l).sum() / n + penalty(W, alpha)
     grad_W = X.T @ D + alpha * W
     grad_b = D.sum(axis=0)
     return J, grad_W.astype(W.dtype, copy=False), grad_b.astype(b.dtype, copy=False)
@@ -97,7 +103,7 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t)
         J_B, grad_W, grad_b = gradient(X[B], y[B], W, b, loss, alpha, w_B)
-        total += (J_B - 0.5 * alpha * (W * W).sum()) * len(B)
+        total += (J_B - penalty(W, alpha)) * len(B)
         W -= eta * grad_W
         if fit_intercept:
             b -= eta * grad_b

@@ -83,7 +83,10 @@ def _weights(sample_weight, n, dtype):
 
 
 def _penalty(W, V, alpha):
-    """(α/2) (||W||² + ||V||²)."""
+    """(α/2) (||W||² + ||V||²), exactly 0 when α = 0 (weights whose squares
+    overflow must not turn 0 · inf into NaN)."""
+    if alpha == 0:
+        return 0.0
     return 0.5 * alpha * ((W * W).sum() + (V * V).sum())
 
 
