@@ -517,4 +517,6 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
                 sq += V[j, k] * V[j, k]
         for j in range(c):
             grad_b[j] = <floating>gb[j]
-    return total / n + 0.5 * alpha * sq, grad_W_arr, grad_b_arr
+    # (α/2)||W||² only when α ≠ 0: ||W||² overflows for |W| > ~1e154, and
+    # 0 · inf would turn a finite objective into NaN
+    return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
