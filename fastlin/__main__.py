@@ -275,14 +275,14 @@ def prepare(X, y, task, dtype, seed):
 class Progress(io.TextIOBase):
     """Receives the estimators' verbose lines ("epoch N, loss ...") and shows
     an epoch counter on stderr: rewritten in place on a terminal, otherwise a
-    line every few seconds, and only once a fit has run for a second or two."""
+    line every 5 s; nothing until a fit has run for 1.5 s."""
 
     def __init__(self, label, epochs, stream=None):
         self.label, self.epochs = label, epochs
         self.stream = stream if stream is not None else sys.stderr
         self.tty = getattr(self.stream, "isatty", lambda: False)()
         self.start = time.perf_counter()
-        self.last = self.start
+        self.last = -np.inf  # time of the last line shown
         self.shown = False
 
     def writable(self):

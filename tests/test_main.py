@@ -275,8 +275,9 @@ def test_progress_counts_epochs_on_stderr():
     progress.write("epoch 1, loss 0.5, elapsed 0.01 s\n")
     assert stream.getvalue() == ""  # quick fits stay silent
     progress.start -= 10.0  # as if the fit had been running for 10 s
-    progress.last -= 10.0
     progress.write("epoch 7, loss 0.25, elapsed 10 s\n")
+    assert stream.getvalue() == "[1/1] mlp (numpy): epoch 7/30, 10 s\n"
+    progress.write("epoch 8, loss 0.25, elapsed 10 s\n")  # not again within 5 s
     assert stream.getvalue() == "[1/1] mlp (numpy): epoch 7/30, 10 s\n"
 
 
