@@ -159,7 +159,11 @@ class _LinearSGD(SGDEstimator):
                 sample_weight=sw, W_avg=W_avg, b_avg=b_avg)
         # full batch: one gradient step per epoch
         J, grad_W, grad_b = module.gradient(X, y, W, b, self._loss, self.alpha, sw)
-        loss = J - 0.5 * self.alpha * float(np.sum(W * W, dtype=np.float64))
+        # the penalty is left out of the reported loss (0 when α = 0, even for
+        # a W whose squares overflow)
+        if self.alpha != 0:
+            J -= 0.5 * self.alpha * float(np.sum(W * W, dtype=np.float64))
+        loss = J
         t += 1
         eta = _learning_rate(self.learning_rate_schedule, self.learning_rate, t, self.power_t)
         W -= eta * grad_W
