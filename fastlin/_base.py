@@ -485,6 +485,10 @@ class SGDEstimator(Estimator):
         """
         return self._fit(X, y, sample_weight, classes=None, partial=False)
 
+    # The subclasses' public partial_fit(X, y[, classes], sample_weight) call
+    # this: one epoch, continuing the step count, averages/velocities, the
+    # shuffling generator and loss_curve_. After the first call X is
+    # converted to the dtype the parameters have (a copy if it differs).
     def _partial_fit(self, X, y, sample_weight=None, classes=None):
         return self._fit(X, y, sample_weight, classes=classes, partial=True)
 
@@ -595,6 +599,9 @@ class SGDEstimator(Estimator):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+        _check_target_length(y, len(y_pred))
         w = None if sample_weight is None else check_sample_weight(
             sample_weight, len(y), np.float64)
         if self._estimator_type == "classifier":

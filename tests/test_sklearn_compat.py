@@ -1,4 +1,6 @@
 """scikit-learn's estimator checks on every fastlin estimator."""
+import warnings
+
 import pytest
 
 pytest.importorskip("sklearn")
@@ -6,6 +8,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from fastlin import (LinearRegression, LogisticRegression, MLPClassifier,  # noqa: E402
                      MulticlassPerceptron, Perceptron, SoftmaxRegression)
+
+# small max_iter keeps the checks fast; the warning that it ends the fit is expected
+pytestmark = pytest.mark.filterwarnings("ignore::fastlin.ConvergenceWarning")
 
 
 def estimators(backend):
@@ -38,6 +43,13 @@ def expected_failed_checks(estimator):
     }
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+with warnings.catch_warnings():
+    # "does not inherit from sklearn.base.BaseEstimator": by design, fastlin
+    # does not depend on scikit-learn at run time
+    warnings.filterwarnings("ignore", message=".*does not inherit from")
+    _checks = parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+
+
+@_checks
 def test_sklearn_compatible(estimator, check):
     check(estimator)
