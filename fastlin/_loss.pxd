@@ -37,7 +37,7 @@ cdef inline double log1pexp(double s) noexcept nogil:
 cdef inline double single_loss(LossKind kind, double s, double y,
                                double* dl) noexcept nogil:
     """Loss of one sample of a single-output model; writes ∂l/∂s to dl[0]."""
-    cdef double r, h, h_1mh
+    cdef double r, h, h_1mh, e, inv
     if kind == SQUARED_ERROR:
         # l = ½ (s − y)²,  ∂l/∂s = s − y
         r = s - y
@@ -45,15 +45,20 @@ cdef inline double single_loss(LossKind kind, double s, double y,
         return 0.5 * r * r
     elif kind == LOGISTIC_SQUARED_ERROR:
         # h = σ(s), l = ½ (h − y)²,  ∂l/∂s = (h − y) h (1 − h), h (1 − h) = σ(s) σ(−s)
-        h = sigmoid(s)
-        h_1mh = h * sigmoid(-s)
+        # (σ(s) and σ(−s) from one e^(−|s|), as sigmoid() computes each)
+        e = exp(-fabs(s))
+        inv = 1.0 / (1.0 + e)
+        h = inv if s >= 0 else e * inv
+        h_1mh = h * (inv if -s >= 0 else e * inv)
         r = h - y
         dl[0] = r * h_1mh
         return 0.5 * r * r
     elif kind == LOG_LOSS:
         # l = log(1 + e^s) − y s,  ∂l/∂s = σ(s) − y
-        dl[0] = sigmoid(s) - y
-        return log1pexp(s) - y * s
+        # (σ(s) and log(1 + e^s) from one e^(−|s|), as sigmoid() and log1pexp() do)
+        e = exp(-fabs(s))
+        dl[0] = (1.0 / (1.0 + e) if s >= 0 else e / (1.0 + e)) - y
+        return ((s if s > 0 else 0.0) + log1p(e)) - y * s
     else:  # PERCEPTRON
         # h = [s >= 0] (a score of exactly 0 predicts 1), l = (h − y) s,  ∂l/∂s = h − y
         h = 1.0 if s >= 0 else 0.0
