@@ -572,8 +572,7 @@ class SGDEstimator(Estimator):
     def _check_finite(self, loss, state, epoch):
         bad = not np.isfinite(loss)
         if not bad:
-            bad = not all(np.isfinite(np.sum(a, dtype=np.float64)) and _all_finite(a)
-                          for a in self._state_arrays(state))
+            bad = not all(_all_finite(a) for a in self._state_arrays(state))
         if bad:
             raise DivergenceError(
                 f"{type(self).__name__} diverged at epoch {epoch}: the training loss or "
