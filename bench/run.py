@@ -1,0 +1,269 @@
+"""fastlin's benchmark runner: one epoch / one gradient per model, per
+competitor, on the workloads of ``bench/problems.py``.
+
+    python bench/run.py                     # everything, 1 thread, 5 repeats
+    python bench/run.py --quick             # n = 10,000 and 3 repeats; writes nothing
+    python bench/run.py --problems W1,W2 --models 'perceptron/*' --threads 2
+
+For each (problem, model) the competitors that support it (``bench/adapters``)
+and a plain read of X (``X @ ones``, the memory floor of any method that must
+touch all of X) are timed together by ``bench.common.interleaved_medians``, so
+their ratios come from the same conditions. The runner prints the machine,
+every median and the ratios, checks the targets below, and writes a markdown
+section per problem ``section`` into ``bench/RESULTS.md`` between
+``<!-- bench:<section>:begin -->`` and ``<!-- bench:<section>:end -->``, leaving
+the rest of the file alone. Record runs under ``flock /tmp/fastlin-bench.lock``.
+"""
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):     # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import adapters as adapters_pkg  # noqa: E402
+from bench.common import (interleaved_medians, limited_threads, machine_info,  # noqa: E402
+                          read_bandwidth_seconds)
+from bench.problems import MODELS, PROBLEMS  # noqa: E402
+
+READ = "read X"     # the pseudo-competitor: one streaming read of X
+OURS = "fastlin-cython"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+@dataclass(frozen=True)
+class Target:
+    """time(num) / time(den) <= limit, each a (problem, model, competitor)."""
+    what: str
+    num: tuple
+    den: tuple
+    limit: float
+
+
+def _targets():
+    t = [
+        Target("perceptron epoch <= 0.2 x sklearn Perceptron(max_iter=1)",
+               ("W1", "perceptron/epoch", OURS), ("W1", "perceptron/epoch", "sklearn"), 0.2),
+        Target("multi-class perceptron epoch <= 0.05 x sklearn Perceptron (one-vs-rest)",
+               ("W2", "multiclass_perceptron/epoch", OURS),
+               ("W2", "multiclass_perceptron/epoch", "sklearn"), 0.05),
+        Target('cross-entropy SGD epoch <= 0.2 x SGDClassifier(loss="log_loss")',
+               ("W1", "log_loss/epoch", OURS), ("W1", "log_loss/epoch", "sklearn"), 0.2),
+        Target('softmax SGD epoch <= 0.05 x SGDClassifier(loss="log_loss") (one-vs-rest)',
+               ("W2", "softmax/epoch", OURS), ("W2", "softmax/epoch", "sklearn"), 0.05),
+        Target("linear-regression gradient <= 0.6 x NumPy X.T @ (X @ w - y)",
+               ("W1", "squared_error/gradient", OURS),
+               ("W1", "squared_error/gradient", "numpy-blas"), 0.6),
+        Target("softmax gradient <= 0.3 x the NumPy reference's",
+               ("W2", "softmax/gradient", OURS), ("W2", "softmax/gradient", "fastlin-numpy"), 0.3),
+    ]
+    for model in MODELS:
+        if model.shape != "epoch":
+            continue
+        for p in PROBLEMS:
+            if p.kind == model.kind and p.dtype == np.float64:
+                t.append(Target(f"{model.name} on {p.name} <= 2.5 x one read of X",
+                                (p.name, model.name, OURS), (p.name, model.name, READ), 2.5))
+    for model in MODELS:
+        if model.shape != "gradient":
+            continue
+        for p in PROBLEMS:
+            if p.kind == model.kind and p.dtype == np.float32:
+                base = p.name.replace("-f32", "")
+                t.append(Target(f"{model.name}: float32 >= 1.6 x faster than float64",
+                                (p.name, model.name, OURS), (base, model.name, OURS), 1 / 1.6))
+    return t
+
+
+TARGETS = _targets()
+
+
+def _select(items, patterns, key):
+    """The items whose key matches one of the comma-separated glob patterns."""
+    if not patterns:
+        return list(items)
+    pats = [p.strip() for p in patterns.split(",") if p.strip()]
+    return [it for it in items if any(fnmatch.fnmatch(key(it), p) for p in pats)]
+
+
+def run(problems, models, competitors, repeats, n_rows=None, log=print):
+    """Time every (problem, model) pair; returns a list of result rows
+    {problem, model, competitor, seconds} and {problem: read floor (s)}."""
+    rows, floors = [], {}
+    for problem in problems:
+        mine = [m for m in models if m.kind == problem.kind]
+        if not mine:
+            continue
+        t0 = time.perf_counter()
+        data = problem.data(n=n_rows)
+        X = data["X"]
+        log(f"\n## {problem.name}: n={X.shape[0]:,} m={X.shape[1]} c={problem.c} "
+            f"{np.dtype(problem.dtype).name}  ({problem.description}; data in "
+            f"{time.perf_counter() - t0:.1f} s)")
+        floors[problem.name] = read_bandwidth_seconds(X, repeats=max(repeats, 5))
+        log(f"   one read of X ({X.nbytes / 1e6:.0f} MB): {floors[problem.name] * 1e3:.2f} ms "
+            f"= {X.nbytes / floors[problem.name] / 1e9:.1f} GB/s")
+        ones = np.ones(X.shape[1], X.dtype)
+        for model in mine:
+            candidates = {}
+            for name, module in competitors.items():
+                fn = module.prepare(model, data)
+                if fn is not None:
+                    candidates[name] = fn
+            if not candidates:
+                continue
+            candidates[READ] = lambda X=X, ones=ones: X @ ones
+            medians, _ = interleaved_medians(candidates, repeats=repeats)
+            ours = medians.get(OURS)
+            parts = []
+            for name, sec in medians.items():
+                rows.append(dict(problem=problem.name, model=model.name, competitor=name,
+                                 seconds=sec))
+                ratio = f" ({ours / sec:.3f}x)" if ours and name != OURS else ""
+                parts.append(f"{name} {sec * 1e3:.2f} ms{ratio}")
+            log(f"   {model.name:32s} " + " | ".join(parts))
+    return rows, floors
+
+
+def check_targets(rows):
+    """[(target, ratio or None, ok)] for the targets whose times were measured."""
+    t = {(r["problem"], r["model"], r["competitor"]): r["seconds"] for r in rows}
+    out = []
+    for target in TARGETS:
+        if target.num in t and target.den in t:
+            ratio = t[target.num] / t[target.den]
+            out.append((target, ratio, ratio <= target.limit))
+    return out
+
+
+def _fmt_ms(sec):
+    return f"{sec * 1e3:.2f}" if sec < 10 else f"{sec * 1e3:.0f}"
+
+
+def markdown(section, rows, floors, checks, info, command, repeats, threads):
+    """The RESULTS.md section: machine, command, one table per problem, targets."""
+    problems = [p for p in PROBLEMS if p.section == section and p.name in floors]
+    lines = [
+        f"Command (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}):",
+        "", "```", command, "```", "",
+        f"Machine: {info['cpu']}, {info['cores']} cores; {threads} thread(s); "
+        + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
+        "BLAS: " + "; ".join(
+            f"{b['internal_api']} {b.get('version') or ''} {b.get('architecture') or ''}".strip()
+            for b in info["blas"]) + ".",
+        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {info['env']}.",
+        f"Each figure is the median of {repeats} interleaved repeats (after one warm-up) "
+        "of one epoch or one gradient, in ms; `x ours` is fastlin-cython's time "
+        "divided by that column's (below 1: fastlin-cython is faster). "
+        f"`{READ}` is one streaming read of X (`X @ ones`), timed in the same rotation.",
+        "",
+    ]
+    by = {}
+    for r in rows:
+        by.setdefault(r["problem"], {}).setdefault(r["model"], {})[r["competitor"]] = r["seconds"]
+    for p in problems:
+        table = by.get(p.name, {})
+        comps = [c for c in [OURS, "fastlin-numpy", "sklearn", "numpy-blas", "torch"]
+                 if any(c in v for v in table.values())]
+        comps += sorted({c for v in table.values() for c in v} - set(comps) - {READ})
+        lines.append(f"### {p.name}: n = {p.n:,}, m = {p.m}, c = {p.c}, "
+                     f"{np.dtype(p.dtype).name} ({p.description})")
+        lines.append("")
+        lines.append(f"One read of X: {_fmt_ms(floors[p.name])} ms "
+                     f"(`read_bandwidth_seconds`, {p.n * p.m * np.dtype(p.dtype).itemsize / floors[p.name] / 1e9:.1f} GB/s).")
+        lines.append("")
+        head = ["model"] + comps + [READ, f"{OURS} / {READ}"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for model, times in table.items():
+            ours = times.get(OURS)
+            cells = [f"`{model}`"]
+            for c in comps:
+                if c not in times:
+                    cells.append("")
+                elif c == OURS or ours is None:
+                    cells.append(_fmt_ms(times[c]))
+                else:
+                    cells.append(f"{_fmt_ms(times[c])} ({ours / times[c]:.3f}x ours)")
+            cells.append(_fmt_ms(times[READ]) if READ in times else "")
+            cells.append(f"{ours / times[READ]:.2f}" if ours and READ in times else "")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    mine = [c for c in checks if c[0].num[0] in {p.name for p in problems}]
+    if mine:
+        lines += ["### Targets", "", "| target | measured ratio | limit | met |", "|---|---|---|---|"]
+        for target, ratio, ok in mine:
+            lines.append(f"| {target.what} | {ratio:.3f} | {target.limit:.3f} | "
+                         f"{'yes' if ok else '**no**'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(section, body, path=RESULTS):
+    """Replace (or append) the marked section of RESULTS.md."""
+    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="n = 10,000 rows and 3 repeats; does not write RESULTS.md")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/torch threads (default 1)")
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5)")
+    ap.add_argument("--problems", default="", help="comma-separated names/globs, e.g. W1,W2")
+    ap.add_argument("--models", default="", help="comma-separated globs, e.g. 'softmax/*'")
+    ap.add_argument("--competitors", default="",
+                    help=f"comma-separated adapter modules (default: {','.join(adapters_pkg.ADAPTERS)})")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args(argv)
+
+    repeats = args.repeats or (3 if args.quick else 5)
+    n_rows = 10_000 if args.quick else None
+    problems = _select(PROBLEMS, args.problems, lambda p: p.name)
+    models = _select(MODELS, args.models, lambda m: m.name)
+    names = [c.strip() for c in args.competitors.split(",") if c.strip()] or None
+    competitors, missing = adapters_pkg.load(names)
+    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+    with limited_threads(args.threads):
+        info = machine_info()
+        print(f"# fastlin benchmark: {command}")
+        print(f"cpu: {info['cpu']} ({info['cores']} cores), threads: {args.threads}, "
+              f"repeats: {repeats}")
+        print("versions:", info["versions"])
+        print("blas:", info["blas"])
+        print("env:", info["env"])
+        for name, why in missing.items():
+            print(f"(competitor {name} skipped: {why})")
+        rows, floors = run(problems, models, competitors, repeats, n_rows)
+
+    checks = check_targets(rows)
+    if checks:
+        print("\n## Targets")
+        for target, ratio, ok in checks:
+            print(f"  [{'ok' if ok else 'MISSED'}] {target.what}: {ratio:.3f} (limit {target.limit:.3f})")
+    if not (args.quick or args.no_write):
+        for section in sorted({p.section for p in problems if p.name in floors}):
+            write_section(section, markdown(section, rows, floors, checks, info, command,
+                                            repeats, args.threads))
+        print(f"\nwrote {RESULTS}")
+    return rows, checks
+
+
+if __name__ == "__main__":
+    main()
