@@ -552,6 +552,8 @@ class SGDEstimator(Estimator):
             if stale >= self.n_iter_no_change:
                 converged = True
                 break
+        if not partial:
+            self._check_blow_up(curve)
         if not partial and self.tol is not None and not converged:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
                           "before the training loss stopped improving by tol; consider "
@@ -579,6 +581,23 @@ class SGDEstimator(Estimator):
                 "a parameter became inf or NaN. Scale the features (e.g. StandardScaler) "
                 f"or use a smaller learning_rate (now {self.learning_rate!r}). The "
                 "estimator was left as it was before this call.")
+
+    def _check_blow_up(self, curve):
+        """A loss that grows at every one of the last epochs (up to
+        n_iter_no_change of them, at least 2) by a factor over 1000 in all is
+        a divergence that has not reached inf yet (the stopping rule would
+        otherwise call it converged)."""
+        k = min(self.n_iter_no_change, len(curve) - 1)
+        if k < 2:
+            return
+        tail = curve[-(k + 1):]
+        if tail[0] > 0 and tail[-1] > 1e3 * tail[0] and all(b > a for a, b in zip(tail, tail[1:])):
+            raise DivergenceError(
+                f"{type(self).__name__} diverged: the training loss grew at every epoch "
+                f"from {tail[0]:.3g} to {tail[-1]:.3g} (epochs {len(curve) - k} to "
+                f"{len(curve)}). Scale the features (e.g. StandardScaler) or use a smaller "
+                f"learning_rate (now {self.learning_rate!r}). The estimator was left as it "
+                "was before this call.")
 
     # ---- prediction helpers
 

@@ -401,6 +401,18 @@ def test_divergence_raises_and_leaves_the_estimator_as_it_was(name, backend):
     assert all(np.isfinite(a).all() for a in fitted_arrays(est))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+@pytest.mark.parametrize("tol", [1e-3, None])
+def test_a_finite_blow_up_is_a_divergence_too(backend, tol):
+    # weights ~1e100, loss ~1e190: finite, but the stopping rule must not call
+    # this converged
+    X, y = make_data("reg")
+    est = LinearRegression(learning_rate=10.0, backend=backend, tol=tol, max_iter=5)
+    with pytest.raises(DivergenceError, match="grew at every epoch"):
+        quiet(est.fit, X * 100, y)
+    assert not hasattr(est, "coef_")
+
+
 # --------------------------------------------------------------------------
 # bad input: a clear ValueError/TypeError before any kernel runs
 
