@@ -74,7 +74,15 @@ BATCHES = {"per-sample": 1, "minibatch": 7, "full": None}
 @pytest.mark.parametrize("batch", list(BATCHES))
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-9), (np.float32, 1e-4)])
 def test_cython_matches_numpy(name, batch, dtype, rtol):
-    extra = {} if name == "MLPClassifier" else {"average": batch == "minibatch"}
+    # vary the other switches along with the batch mode, to cover each once
+    if name == "MLPClassifier":
+        extra = {"per-sample": {"momentum": 0.0}, "minibatch": {"nesterov": False},
+                 "full": {}}[batch]
+    else:
+        extra = {"per-sample": {}, "minibatch": {"average": True},
+                 "full": {"fit_intercept": False}}[batch]
+    if batch == "per-sample":
+        extra["learning_rate_schedule"] = "invscaling"
     fits = []
     for backend in ("numpy", "cython"):
         est, kind = make(name, backend=backend, max_iter=4, tol=None, alpha=1e-3,
@@ -88,6 +96,8 @@ def test_cython_matches_numpy(name, batch, dtype, rtol):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * np.abs(a).max())
     np.testing.assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=rtol * 10)
     assert fits[0].t_ == fits[1].t_
+    if extra.get("fit_intercept") is False:
+        assert not np.any(fits[1].intercept_)
 
 
 @pytest.mark.parametrize("name", LINEAR)
