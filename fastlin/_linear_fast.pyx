@@ -63,9 +63,16 @@ cdef extern from *:
 
 # The per-sample loops visit the rows of X in a shuffled order, which the
 # hardware prefetcher cannot guess: each row would start with a full memory
-# latency (~100 ns, more than the work on a 100-wide row). They request the
-# row PREFETCH_AHEAD samples ahead instead.
-cdef Py_ssize_t PREFETCH_AHEAD = 3
+# latency (~100 ns or more, longer than the work on a 100-wide row). They
+# request the row `ahead` samples in advance instead, about PREFETCH_BYTES of
+# X ahead (12 rows of 100 float64), within 2..16 rows.
+cdef Py_ssize_t PREFETCH_BYTES = 10240
+
+
+cdef Py_ssize_t _prefetch_distance(Py_ssize_t row_bytes) noexcept nogil:
+    cdef Py_ssize_t ahead = PREFETCH_BYTES // max(row_bytes, 1)
+    return min(max(ahead, 2), 16)
+
 
 # Fold the scale into V once it falls below this (or to zero or below). The
 # lazy average's A + C V − U loses about (unit round-off)/scale to
@@ -251,6 +258,7 @@ cdef struct Model:
     double* b            # (c,)
     double scale
     Py_ssize_t m, c
+    Py_ssize_t ahead     # rows of X to prefetch ahead in a shuffled order
 
 
 cdef struct Steps:
@@ -319,8 +327,8 @@ cdef double _per_sample_epoch(
     for p in range(n_order):
         i = order[p]
         x = &X[i, 0]
-        if p + PREFETCH_AHEAD < n_order:
-            _prefetch_row(&X[order[p + PREFETCH_AHEAD], 0], m)
+        if p + M.ahead < n_order:
+            _prefetch_row(&X[order[p + M.ahead], 0], m)
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         # s = x_i @ W + b = scale · (x_i @ Vᵀ) + b
         _scores(x, M.V, m, c, M.scale, M.b, s)
@@ -354,11 +362,12 @@ cdef double _per_sample_epoch(
 
 cdef double _batch_gradient(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
-        const floating* sample_weight, const Py_ssize_t* rows,
+        const floating* sample_weight, const Py_ssize_t* rows, Py_ssize_t n_rows,
         Py_ssize_t start, Py_ssize_t stop, LossKind kind, const Model* M,
         double* G, double* gb, double* s, double* d) noexcept nogil:
     """The fused gradient over rows i = rows[p] (or i = p when rows is NULL)
-    for p in start..stop-1, n_B = stop − start of them, with W = Vᵀ:
+    for p in start..stop-1, n_B = stop − start of them, with W = Vᵀ
+    (rows has n_rows entries, prefetched ahead across batches):
 
         D_i = w_i ∂l/∂s_i / n_B,   G += Σ_i D_iᵀ x_i  (c, m),   gb += Σ_i D_i
 
@@ -373,8 +382,8 @@ cdef double _batch_gradient(
             i = p
         else:
             i = rows[p]
-            if p + PREFETCH_AHEAD < stop:
-                _prefetch_row(&X[rows[p + PREFETCH_AHEAD], 0], m)
+            if p + M.ahead < n_rows:
+                _prefetch_row(&X[rows[p + M.ahead], 0], m)
         x = &X[i, 0]
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         # s = x_i @ W + b
@@ -409,7 +418,7 @@ cdef double _minibatch_epoch(
         for j in range(M.c):
             gb[j] = 0.0
         # G, gb = gradient of the batch's mean loss
-        total += _batch_gradient(X, y, labels, sample_weight, &order[0],
+        total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
                                  start, stop, kind, M, G, gb, s, d)
         st.t += 1
         eta = _eta(st)
@@ -568,7 +577,8 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         G = np.empty((c, m))
         gb = np.empty(c)
 
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c)
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
+                         ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha,
                           invscaling=schedule == "invscaling",
                           fit_intercept=fit_intercept, t=t)
@@ -652,12 +662,13 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     grad_b_arr = np.empty(c, dtype=dtype)
     cdef floating[:, ::1] grad_W = grad_W_arr
     cdef floating[::1] grad_b = grad_b_arr
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c)
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
+                         ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Py_ssize_t k, j
     cdef double total, sq = 0.0
     with nogil:
         # D, Xᵀ D, Σ D, Σ w l in one pass
-        total = _batch_gradient(X, y_p, labels_p, sw_p, NULL, 0, n, kind, &M,
+        total = _batch_gradient(X, y_p, labels_p, sw_p, NULL, 0, 0, n, kind, &M,
                                 &G[0, 0], &gb[0], &s[0], &d[0])
         # ∇W = Xᵀ D + α W,  ||W||²
         for k in range(m):
