@@ -77,6 +77,15 @@ PROBLEMS = [
             description="W2 in float32"),
 ]
 
+# The network's workload (issue 4): MNIST-shaped, one epoch of minibatch SGD of
+# the one-hidden-layer network (bench/adapters/_network.py fixes its shape).
+PROBLEMS += [
+    Problem("W3", "network", 60_000, 784, 10, np.float64, _multiclass, section="network",
+            description="MNIST-shaped, 10 classes from a noisy linear rule, float64"),
+    Problem("W3-f32", "network", 60_000, 784, 10, np.float32, _multiclass, section="network",
+            description="W3 in float32"),
+]
+
 SINGLE = ["perceptron", "log_loss", "logistic_squared_error", "squared_error"]
 MULTI = ["multiclass_perceptron", "softmax"]
 
@@ -85,4 +94,6 @@ MODELS = (
     + [Model(f"{loss}/epoch", loss, "epoch", "multiclass") for loss in MULTI]
     + [Model(f"{loss}/gradient", loss, "gradient", "binary") for loss in SINGLE]
     + [Model(f"{loss}/gradient", loss, "gradient", "multiclass") for loss in MULTI]
+    # one epoch of the network: 128 sigmoid units, softmax output, batch 128
+    + [Model("mlp128/epoch", "softmax", "network-epoch", "network")]
 )

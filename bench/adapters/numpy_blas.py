@@ -3,11 +3,14 @@ weights or mean: the least work NumPy does for them (two BLAS passes over X)."""
 import numpy as np
 
 from . import initial_weights
+from ._network import is_network, prepare_numpy_matmuls
 
 NAME = "numpy-blas"
 
 
 def prepare(model, data):
+    if is_network(model):
+        return prepare_numpy_matmuls(data)       # the network epoch's products alone
     if model.shape != "gradient":
         return None
     X, y = data["X"], data["y"]
