@@ -535,8 +535,12 @@ class SGDEstimator(Estimator):
         best, stale, converged = np.inf, 0, False
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
-            order = (rng.permutation(n_samples) if self.shuffle and self.batch_size is not None
-                     else np.arange(n_samples)).astype(np.intp, copy=False)
+            if self.batch_size is None:
+                order = self._full_batch_order(n_samples)
+            elif self.shuffle:
+                order = rng.permutation(n_samples).astype(np.intp, copy=False)
+            else:
+                order = np.arange(n_samples, dtype=np.intp)
             loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
             loss = float(loss)
             n_iter += 1
@@ -570,6 +574,11 @@ class SGDEstimator(Estimator):
         self._dtype = X.dtype
         self._rng = rng
         return self
+
+    def _full_batch_order(self, n_samples):
+        """The ``order`` a full-batch epoch passes to the kernel (the sample
+        order does not matter there)."""
+        return np.arange(n_samples, dtype=np.intp)
 
     def _check_finite(self, loss, state, epoch):
         bad = not np.isfinite(loss)

@@ -146,6 +146,9 @@ class _LinearSGD(SGDEstimator):
             state["b_avg"] = b.copy() if prev is None else np.array(prev, dtype=dtype)
         return state
 
+    def _full_batch_order(self, n_samples):
+        return None             # the full-batch step calls gradient(), no order
+
     def _state_arrays(self, state):
         return [a for a in state.values() if a is not None]
 
