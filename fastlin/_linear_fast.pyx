@@ -104,6 +104,13 @@ cdef extern from *:
     #else
     #define FASTLIN_CLONES
     #endif
+    /* The helpers below must be inlined into each clone, to be compiled for its
+     * instruction set (a call would reach the baseline build). */
+    #if defined(__GNUC__) || defined(__clang__)
+    #define FASTLIN_INLINE static inline __attribute__((always_inline))
+    #else
+    #define FASTLIN_INLINE static inline
+    #endif
     #if defined(_MSC_VER)
     #define FASTLIN_RESTRICT __restrict
     #else
@@ -129,7 +136,7 @@ cdef extern from *:
 
     #define FASTLIN_ROW_OPS(S, T)                                                     \\
     /* return x @ v, x and v (m,) */                                                 \\
-    static inline double fastlin_dot_##S(const T *FASTLIN_RESTRICT x,                \\
+    FASTLIN_INLINE double fastlin_dot_##S(const T *FASTLIN_RESTRICT x,                \\
                                          const double *FASTLIN_RESTRICT v,           \\
                                          Py_ssize_t m) {                             \\
         Py_ssize_t k = 0;                                                            \\
