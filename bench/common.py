@@ -11,12 +11,16 @@ from contextlib import contextmanager
 import numpy as np
 
 
-def interleaved_medians(candidates, repeats=5, warmup=1):
+def interleaved_medians(candidates, repeats=5, warmup=1, pause=0.0):
     """Median wall time (s) of each callable in ``candidates`` (name -> fn).
 
     Rounds run every candidate once, in a rotated order, ``repeats`` times
     (after ``warmup`` untimed rounds), so that slow drifts of the machine hit
-    all candidates alike. Returns ``{name: median_seconds}`` and the raw times.
+    all candidates alike. ``pause`` seconds of sleep (untimed) follow each
+    call: with more than one thread, the worker threads a BLAS or OpenMP
+    runtime leaves spinning after a call (OpenBLAS: up to ~0.1 s) would
+    otherwise compete with the next candidate's threads when that one uses
+    another library. Returns ``{name: median_seconds}`` and the raw times.
     """
     names = list(candidates)
     times = {name: [] for name in names}
@@ -28,6 +32,8 @@ def interleaved_medians(candidates, repeats=5, warmup=1):
             elapsed = time.perf_counter() - t0
             if r >= warmup:
                 times[name].append(elapsed)
+            if pause:
+                time.sleep(pause)
     return {name: float(np.median(ts)) for name, ts in times.items()}, times
 
 

@@ -102,9 +102,10 @@ def _select(items, patterns, key):
     return [it for it in items if any(fnmatch.fnmatch(key(it), p) for p in pats)]
 
 
-def run(problems, models, competitors, repeats, n_rows=None, log=print):
+def run(problems, models, competitors, repeats, n_rows=None, log=print, pause=0.0):
     """Time every (problem, model) pair; returns a list of result rows
-    {problem, model, competitor, seconds} and {problem: read floor (s)}."""
+    {problem, model, competitor, seconds} and {problem: read floor (s)}.
+    ``pause``: untimed sleep after each call (see ``interleaved_medians``)."""
     rows, floors = [], {}
     for problem in problems:
         mine = [m for m in models if m.kind == problem.kind]
@@ -129,7 +130,7 @@ def run(problems, models, competitors, repeats, n_rows=None, log=print):
             if not candidates:
                 continue
             candidates[READ] = lambda X=X, ones=ones: X @ ones
-            medians, _ = interleaved_medians(candidates, repeats=repeats)
+            medians, _ = interleaved_medians(candidates, repeats=repeats, pause=pause)
             ours = medians.get(OURS)
             parts = []
             for name, sec in medians.items():
@@ -171,7 +172,10 @@ def markdown(section, rows, floors, checks, info, command, repeats, threads):
         f"Each figure is the median of {repeats} interleaved repeats (after one warm-up) "
         "of one epoch or one gradient, in ms; `x ours` is fastlin-cython's time "
         "divided by that column's (below 1: fastlin-cython is faster). "
-        f"`{READ}` is one streaming read of X (`X @ ones`), timed in the same rotation.",
+        f"`{READ}` is one streaming read of X (`X @ ones`), timed in the same rotation."
+        + (" An untimed 0.3 s pause follows each call, so that the worker threads one "
+           "library leaves spinning do not compete with the next competitor's."
+           if threads > 1 else ""),
         "",
     ]
     by = {}
@@ -266,7 +270,10 @@ def main(argv=None):
         print("env:", info["env"])
         for name, why in missing.items():
             print(f"(competitor {name} skipped: {why})")
-        rows, floors = run(problems, models, competitors, repeats, n_rows)
+        # with several threads, let each library's spinning workers go idle
+        # between calls so that they do not slow the next competitor down
+        rows, floors = run(problems, models, competitors, repeats, n_rows,
+                           pause=0.3 if args.threads > 1 else 0.0)
 
     checks = check_targets(rows)
     if checks:
