@@ -327,7 +327,7 @@ cdef double _per_sample_epoch(
         LossKind kind, Model* M, Steps* st, Averages* avg,
         double* s, double* d) noexcept nogil:
     """One step per index of ``order``; returns Σ_i w_i l_i (before each step)."""
-    cdef Py_ssize_t p, i, j, m = M.m, c = M.c
+    cdef Py_ssize_t p, q, i, j, m = M.m, c = M.c
     cdef const floating* x
     cdef double w_i, l, eta, total = 0.0
     cdef Py_ssize_t n_order = order.shape[0]
@@ -335,7 +335,16 @@ cdef double _per_sample_epoch(
         i = order[p]
         x = &X[i, 0]
         if p + M.ahead < n_order:
-            _prefetch_row(&X[order[p + M.ahead], 0], m)
+            # request row q of X ahead, with its target and weight (a shuffled
+            # order makes those random accesses too)
+            q = order[p + M.ahead]
+            _prefetch_row(&X[q, 0], m)
+            if y != NULL:
+                FASTLIN_PREFETCH(&y[q])
+            else:
+                FASTLIN_PREFETCH(&labels[q])
+            if sample_weight != NULL:
+                FASTLIN_PREFETCH(&sample_weight[q])
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         # s = x_i @ W + b = scale · (x_i @ Vᵀ) + b
         _scores(x, M.V, m, c, M.scale, M.b, s)
@@ -380,7 +389,7 @@ cdef double _batch_gradient(
 
     in one sweep: each row is scored and accumulated while it is in cache.
     G and gb must start at zero. Returns Σ_i w_i l_i."""
-    cdef Py_ssize_t p, i, j, m = M.m, c = M.c
+    cdef Py_ssize_t p, q, i, j, m = M.m, c = M.c
     cdef const floating* x
     cdef double w_i, l, total = 0.0
     cdef double inv_n = 1.0 / (stop - start)
@@ -390,7 +399,14 @@ cdef double _batch_gradient(
         else:
             i = rows[p]
             if p + M.ahead < n_rows:
-                _prefetch_row(&X[rows[p + M.ahead], 0], m)
+                q = rows[p + M.ahead]
+                _prefetch_row(&X[q, 0], m)
+                if y != NULL:
+                    FASTLIN_PREFETCH(&y[q])
+                else:
+                    FASTLIN_PREFETCH(&labels[q])
+                if sample_weight != NULL:
+                    FASTLIN_PREFETCH(&sample_weight[q])
         x = &X[i, 0]
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         # s = x_i @ W + b
