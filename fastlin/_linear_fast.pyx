@@ -329,7 +329,7 @@ cdef double _per_sample_epoch(
     """One step per index of ``order``; returns Σ_i w_i l_i (before each step)."""
     cdef Py_ssize_t p, q, i, j, m = M.m, c = M.c
     cdef const floating* x
-    cdef double w_i, l, eta, total = 0.0
+    cdef double w_i, l, eta, u, total = 0.0
     cdef Py_ssize_t n_order = order.shape[0]
     for p in range(n_order):
         i = order[p]
@@ -356,11 +356,13 @@ cdef double _per_sample_epoch(
         # W ← (1 − η α) W
         if st.alpha != 0.0:
             _shrink(M, avg, 1.0 - eta * st.alpha)
-        for j in range(c):
-            # b ← b − η w_i d;  then d ← u = −η w_i d / scale
-            if st.fit_intercept:
+        # b ← b − η w_i d;  then d ← u = −η w_i d / scale
+        if st.fit_intercept:
+            for j in range(c):
                 M.b[j] -= eta * w_i * d[j]
-            d[j] *= -eta * w_i / M.scale
+        u = -eta * w_i / M.scale
+        for j in range(c):
+            d[j] *= u
         # W ← W − η w_i x_iᵀ d, i.e. V_j ← V_j + u_j x_i for each u_j ≠ 0 (the
         # perceptrons touch no row on a right answer, two rows on a multi-class mistake)
         _update(x, d, M.V, m, c)
@@ -415,8 +417,9 @@ cdef double _batch_gradient(
         l = _sample_loss(kind, s, c, y, labels, i, d)
         total += w_i * l
         # D_i = w_i d / n_B;  G_j += D_ij x_i;  gb += D_i
+        w_i *= inv_n
         for j in range(c):
-            d[j] *= w_i * inv_n
+            d[j] *= w_i
             gb[j] += d[j]
         _update(x, d, G, m, c)
     return total

@@ -71,7 +71,7 @@ cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
     """Loss of one sample of a multi-class model from its score vector s (c,);
     writes ∂l/∂s (c,) to d. y is the label, 0 <= y < c."""
     cdef Py_ssize_t j, y_hat = 0
-    cdef double smax = s[0], total = 0.0
+    cdef double smax = s[0], total = 0.0, inv
     # y_hat = argmax_j s_j (lowest index on ties), smax = s[y_hat]
     for j in range(1, c):
         if s[j] > smax:
@@ -92,7 +92,8 @@ cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
         for j in range(c):
             d[j] = exp(s[j] - smax)
             total += d[j]
+        inv = 1.0 / total
         for j in range(c):
-            d[j] /= total
+            d[j] *= inv
         d[y] -= 1.0
         return log(total) + (smax - s[y])
