@@ -54,7 +54,8 @@ def _epoch_time_figure(plt, records, axis, fixed_label, path):
     for ax in axes[:, 0]:
         ax.set_ylabel("epoch time (s)")
     handles, labels = _legend(axes)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(f"one epoch vs {axis} ({fixed_label}), median of repeats", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     fig.savefig(path, dpi=110)
@@ -83,7 +84,7 @@ def _speedup_figure(plt, records, path):
     models = sorted({r["model"] for r in records}, key=_model_order(records))
     models = [mo for mo in models
               if any(r["model"] == mo and r["competitor"] == "fastlin-cython" for r in records)]
-    if not models:
+    if not models or all(r["competitor"] == "fastlin-cython" for r in records):
         return False
     rows, cols = _grid(len(models))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
@@ -110,7 +111,8 @@ def _speedup_figure(plt, records, path):
     for ax in axes[:, 0]:
         ax.set_ylabel("time / fastlin-cython time")
     handles, labels = _legend(axes)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle("speed-up of fastlin (Cython) per model: competitor epoch time / "
                  "fastlin's, same run (> 1: fastlin is faster)", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
@@ -119,8 +121,9 @@ def _speedup_figure(plt, records, path):
     return True
 
 
-def make_plots(records, outdir, log=print):
-    """Write the PNGs into ``outdir``; returns the paths written."""
+def make_plots(records, outdir, suffix="", log=print):
+    """Write the PNGs into ``outdir`` (``suffix`` before ``.png``, e.g. for a run
+    at 2 threads); returns the paths written."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -136,11 +139,11 @@ def make_plots(records, outdir, log=print):
         other = "m" if axis == "n" else "n"
         fixed = sorted({r[other] for r in rs})
         fixed_label = f"{other} = " + ", ".join(f"{v:g}" for v in fixed)
-        path = os.path.join(outdir, f"epoch_time_vs_{axis}.png")
+        path = os.path.join(outdir, f"epoch_time_vs_{axis}{suffix}.png")
         _epoch_time_figure(plt, rs, axis, fixed_label, path)
         written.append(path)
     rs = [r for r in records if r.get("axis") == "n"]
-    path = os.path.join(outdir, "speedup.png")
+    path = os.path.join(outdir, f"speedup{suffix}.png")
     if rs and _speedup_figure(plt, rs, path):
         written.append(path)
     return written

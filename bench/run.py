@@ -2,7 +2,8 @@
 competitor, on the workloads of ``bench/problems.py``.
 
     python bench/run.py                     # everything, 1 thread, 5 repeats
-    python bench/run.py --quick             # n = 10,000 and 3 repeats; writes nothing
+    python bench/run.py --quick             # n = 10,000 and 3 repeats, sweep n <= 10^4;
+                                            # writes nothing
     python bench/run.py --problems W1,W2 --models 'perceptron/*' --threads 2
 
 For each (problem, model) the competitors that support it (``bench/adapters``)
@@ -13,6 +14,11 @@ every median and the ratios, checks the targets below, and writes a markdown
 section per problem ``section`` into ``bench/RESULTS.md`` between
 ``<!-- bench:<section>:begin -->`` and ``<!-- bench:<section>:end -->``, leaving
 the rest of the file alone. Record runs under ``flock /tmp/fastlin-bench.lock``.
+
+The sweep over n (10^3 ... 10^6 at m = 100) and m (10 ... 1000 at n = 10^4)
+of every model's epoch (``bench/sweep.py``) runs with the W problems (select
+it alone with ``--problems 'sweep-*'``); it writes its own section and the
+PNG plots of ``bench/plots.py`` beside the results file (``--results``).
 """
 import argparse
 import fnmatch
@@ -31,6 +37,7 @@ from bench import adapters as adapters_pkg  # noqa: E402
 from bench.common import (interleaved_medians, limited_threads, machine_info,  # noqa: E402
                           read_bandwidth_seconds)
 from bench.problems import MODELS, PROBLEMS  # noqa: E402
+from bench import sweep as sweep_mod  # noqa: E402
 
 READ = "read X"     # the pseudo-competitor: one streaming read of X
 OURS = "fastlin-cython"
@@ -108,11 +115,16 @@ def run(problems, models, competitors, repeats, n_rows=None, log=print, pause=0.
     ``pause``: untimed sleep after each call (see ``interleaved_medians``)."""
     rows, floors = [], {}
     for problem in problems:
-        mine = [m for m in models if m.kind == problem.kind]
+        # sweep problems: only some model shapes, some competitors, fewer repeats
+        shapes = getattr(problem, "shapes", None)
+        skip = getattr(problem, "skip", ())
+        reps = min(repeats, getattr(problem, "max_repeats", repeats))
+        mine = [m for m in models if m.kind == problem.kind
+                and (not shapes or m.shape in shapes)]
         if not mine:
             continue
         t0 = time.perf_counter()
-        data = problem.data(n=n_rows)
+        data = problem.data(n=None if shapes else n_rows)
         X = data["X"]
         log(f"\n## {problem.name}: n={X.shape[0]:,} m={X.shape[1]} c={problem.c} "
             f"{np.dtype(problem.dtype).name}  ({problem.description}; data in "
@@ -124,13 +136,15 @@ def run(problems, models, competitors, repeats, n_rows=None, log=print, pause=0.
         for model in mine:
             candidates = {}
             for name, module in competitors.items():
+                if name in skip:
+                    continue
                 fn = module.prepare(model, data)
                 if fn is not None:
                     candidates[name] = fn
             if not candidates:
                 continue
             candidates[READ] = lambda X=X, ones=ones: X @ ones
-            medians, _ = interleaved_medians(candidates, repeats=repeats, pause=pause)
+            medians, _ = interleaved_medians(candidates, repeats=reps, pause=pause)
             ours = medians.get(OURS)
             parts = []
             for name, sec in medians.items():
@@ -250,15 +264,39 @@ def main(argv=None):
     ap.add_argument("--competitors", default="",
                     help=f"comma-separated adapter modules (default: {','.join(adapters_pkg.ADAPTERS)})")
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--results", default=str(RESULTS),
+                    help="the markdown file to write (default bench/RESULTS.md); the "
+                         "plots go beside it")
+    ap.add_argument("--rows", type=int, default=None,
+                    help="rows of the W problems (default: theirs; --quick: 10,000)")
+    ap.add_argument("--sweep-n", default=None, metavar="N,N,...",
+                    help="n of the sweep over n, at m = 100 (default "
+                         f"{','.join(map(str, sweep_mod.SWEEP_N))}; --quick: 1000,10000)")
+    ap.add_argument("--sweep-m", default=None, metavar="M,M,...",
+                    help="m of the sweep over m (default "
+                         f"{','.join(map(str, sweep_mod.SWEEP_M))}; --quick: 10,100,1000)")
+    ap.add_argument("--sweep-m-at", type=int, default=sweep_mod.N_FIXED, metavar="N",
+                    help=f"n of the sweep over m (default {sweep_mod.N_FIXED:,})")
     args = ap.parse_args(argv)
 
     repeats = args.repeats or (3 if args.quick else 5)
-    n_rows = 10_000 if args.quick else None
-    problems = _select(PROBLEMS, args.problems, lambda p: p.name)
+    n_rows = args.rows or (10_000 if args.quick else None)
+    results = Path(args.results)
+
+    def ints(text, default, quick):
+        return [int(float(v)) for v in text.split(",") if v.strip()] if text else (
+            quick if args.quick else default)
+    sweep = sweep_mod.sweep_problems(
+        ns=ints(args.sweep_n, sweep_mod.SWEEP_N, (1_000, 10_000)),
+        ms=ints(args.sweep_m, sweep_mod.SWEEP_M, (10, 100, 1000)),
+        n_fixed=args.sweep_m_at)
+    problems = _select(PROBLEMS + sweep, args.problems, lambda p: p.name)
     models = _select(MODELS, args.models, lambda m: m.name)
     names = [c.strip() for c in args.competitors.split(",") if c.strip()] or None
     competitors, missing = adapters_pkg.load(names)
-    command = "python " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    command = "python " + " ".join(
+        [os.path.relpath(sys.argv[0]) if argv is None else "bench/run.py"]
+        + (sys.argv[1:] if argv is None else list(argv)))
 
     with limited_threads(args.threads):
         info = machine_info()
@@ -270,6 +308,9 @@ def main(argv=None):
         print("env:", info["env"])
         for name, why in missing.items():
             print(f"(competitor {name} skipped: {why})")
+        note = sweep_mod.caps_note(problems)
+        if note:
+            print(f"(sweep: {note})")
         # with several threads, let each library's spinning workers go idle
         # between calls so that they do not slow the next competitor down
         rows, floors = run(problems, models, competitors, repeats, n_rows,
@@ -281,12 +322,24 @@ def main(argv=None):
         for target, ratio, ok in checks:
             print(f"  [{'ok' if ok else 'MISSED'}] {target.what}: {ratio:.3f} (limit {target.limit:.3f})")
     if not (args.quick or args.no_write):
+        results.parent.mkdir(parents=True, exist_ok=True)
         for section in sorted({p.section for p in problems if p.name in floors}):
             # a run at more than one thread gets its own section beside the 1-thread one
             key = section if args.threads == 1 else f"{section}-{args.threads}threads"
-            write_section(key, markdown(section, rows, floors, checks, info, command,
-                                        repeats, args.threads))
-        print(f"\nwrote {RESULTS}")
+            if section == sweep_mod.SECTION:
+                from bench.plots import make_plots
+                plots = make_plots(sweep_mod.records(rows, problems), str(results.parent),
+                                   suffix="" if args.threads == 1 else f"-{args.threads}threads")
+                for path in plots:
+                    print(f"wrote {path}")
+                body = sweep_mod.markdown(rows, problems, plots, info, command, repeats,
+                                          args.threads, [OURS] + [
+                                              c for c in competitors if c != OURS])
+            else:
+                body = markdown(section, rows, floors, checks, info, command, repeats,
+                                args.threads)
+            write_section(key, body, path=results)
+        print(f"\nwrote {results}")
     return rows, checks
 
 

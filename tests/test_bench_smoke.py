@@ -1,0 +1,112 @@
+"""The benchmark runner (bench/run.py) at tiny sizes, in-process, so that it
+cannot rot: every problem, model and installed competitor runs once, the
+RESULTS file and the plots are written to a temporary directory, and a
+competitor whose library is missing (PyTorch here, made unimportable) is
+skipped with a note. No timing is asserted."""
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = ["--rows", "200", "--repeats", "1",
+        "--sweep-n", "200,400", "--sweep-m", "4,8", "--sweep-m-at", "200"]
+
+
+# A fresh interpreter in which `import torch` fails as if it were not
+# installed, running bench/run.py as a script.
+NO_TORCH = """
+import runpy, sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.fixture
+def runner(monkeypatch):
+    """bench.run imported from the checkout (freshly, for each test)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    for name in list(sys.modules):
+        if name == "bench" or name.startswith("bench."):
+            monkeypatch.delitem(sys.modules, name)
+    return importlib.import_module("bench.run")
+
+
+def test_runner_without_torch_writes_results_and_plots(tmp_path):
+    results = tmp_path / "out" / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "bench/run.py", *TINY, "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # the machine, versions, BLAS and threads are printed; torch is skipped and said so
+    assert re.search(r"cpu: .*\(\d+ cores\), threads: 1", out)
+    assert "versions:" in out and "blas:" in out
+    assert "'torch'" not in re.search(r"^versions: .*$", out, flags=re.M).group(0)
+    assert "(competitor torch skipped: No module named 'torch')" in out
+
+    # every problem ran, with fastlin's kernel and the read floor timed
+    problems = set(re.findall(r"^## (\S+): n=", out, flags=re.M))
+    for name in ("W1", "W2", "W1-f32", "W2-f32", "W3", "W3-f32"):
+        assert name in problems, name
+    sweep = {p for p in problems if p.startswith("sweep-")}
+    assert len(sweep) == 2 * 3 + 2 * 3          # (2 n + 2 m) x (binary, multiclass, network)
+    timed = re.findall(r"^   (\S+/\S+) +(.*)$", out, flags=re.M)
+    assert timed and all("fastlin-cython" in line and "read X" in line for _, line in timed)
+    assert not any("torch " in line for _, line in timed)
+
+    text = results.read_text()
+    for section in ("linear", "network", "sweep"):
+        assert f"<!-- bench:{section}:begin -->" in text
+        assert f"<!-- bench:{section}:end -->" in text
+    assert "### Epoch time vs n" in text and "### Epoch time vs m" in text
+    assert "python bench/run.py --rows 200" in text
+    sweep_text = text.split("<!-- bench:sweep:begin -->")[1]
+    for model in ("perceptron", "log_loss", "logistic_squared_error", "squared_error",
+                  "multiclass_perceptron", "softmax", "mlp128"):
+        assert f"| `{model}/epoch` | 200 |" in sweep_text, model
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "plots skipped: matplotlib is not installed" in out
+    else:
+        for name in ("epoch_time_vs_n.png", "epoch_time_vs_m.png", "speedup.png"):
+            png = results.parent / name
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+            assert f"]({name})" in text
+
+
+def test_rerun_replaces_its_sections_only(runner, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nHand-written notes stay.\n")
+    argv = TINY + ["--results", str(results), "--problems", "sweep-n-binary-*",
+                   "--models", "perceptron/*", "--competitors", "fastlin_cython"]
+    runner.main(argv)
+    runner.main(argv)
+    text = results.read_text()
+    assert "Hand-written notes stay." in text
+    assert text.count("<!-- bench:sweep:begin -->") == 1
+    assert "bench:linear" not in text
+
+
+def test_quick_writes_nothing(runner, tmp_path, capsys):
+    """--quick prints only (checked on the sweep alone, with tiny sizes)."""
+    results = tmp_path / "RESULTS.md"
+    runner.main(["--quick", "--problems", "sweep-n-*", "--sweep-n", "200", "--models", "perceptron/*",
+                 "--repeats", "1", "--results", str(results)])
+    assert not results.exists()
+    assert "sweep-n-binary-n200-m100" in capsys.readouterr().out
