@@ -128,6 +128,16 @@ cdef extern from *:
     #define fastlin_store(p, v) \\
         do { fastlin_v8 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
     #define fastlin_hsum(a) ((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
+    /* the same for 4 values: the tail of a row whose length is 4 mod 8 (m = 100) */
+    typedef double fastlin_v4 __attribute__((vector_size(32)));
+    typedef float fastlin_v4f __attribute__((vector_size(16)));
+    #define fastlin_load4_d(p) \\
+        ({ fastlin_v4 v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+    #define fastlin_load4_f(p) \\
+        ({ fastlin_v4f v_; __builtin_memcpy(&v_, (p), sizeof v_); __builtin_convertvector(v_, fastlin_v4); })
+    #define fastlin_store4(p, v) \\
+        do { fastlin_v4 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
+    #define fastlin_hsum4(a) (((a)[0] + (a)[2]) + ((a)[1] + (a)[3]))
     #define FASTLIN_W 8          /* elements per vector step */
     #define FASTLIN_VEC(...) __VA_ARGS__
     #else
@@ -152,7 +162,12 @@ cdef extern from *:
         for (; k + FASTLIN_W <= m; k += FASTLIN_W)                                   \\
             a0 += fastlin_load_##S(x + k) * fastlin_load_d(v + k);                   \\
         a0 = (a0 + a1) + (a2 + a3);                                                  \\
-        sum = fastlin_hsum(a0);                                   \\
+        sum = fastlin_hsum(a0);                                                      \\
+        if (k + 4 <= m) {                                                            \\
+            fastlin_v4 t4 = fastlin_load4_##S(x + k) * fastlin_load4_d(v + k);       \\
+            sum += fastlin_hsum4(t4);                                                \\
+            k += 4;                                                                  \\
+        }                                                                            \\
         )                                                                            \\
         for (; k < m; k++)                                                           \\
             sum += (double)x[k] * v[k];                                              \\
@@ -179,6 +194,14 @@ cdef extern from *:
             }                                                                        \\
             t0 = fastlin_hsum(a0); t1 = fastlin_hsum(a1);                            \\
             t2 = fastlin_hsum(a2); t3 = fastlin_hsum(a3);                            \\
+            if (k + 4 <= m) {                                                        \\
+                fastlin_v4 x4 = fastlin_load4_##S(x + k), p0, p1, p2, p3;            \\
+                p0 = x4 * fastlin_load4_d(v0 + k); p1 = x4 * fastlin_load4_d(v1 + k); \\
+                p2 = x4 * fastlin_load4_d(v2 + k); p3 = x4 * fastlin_load4_d(v3 + k); \\
+                t0 += fastlin_hsum4(p0); t1 += fastlin_hsum4(p1);                    \\
+                t2 += fastlin_hsum4(p2); t3 += fastlin_hsum4(p3);                    \\
+                k += 4;                                                              \\
+            }                                                                        \\
             )                                                                        \\
             for (; k < m; k++) {                                                     \\
                 double xk = (double)x[k];                                            \\
@@ -201,6 +224,10 @@ cdef extern from *:
             FASTLIN_VEC(                                                             \\
             for (; k + FASTLIN_W <= m; k += FASTLIN_W)                               \\
                 fastlin_store(v + k, fastlin_load_d(v + k) + aj * fastlin_load_##S(x + k)); \\
+            if (k + 4 <= m) {                                                        \\
+                fastlin_store4(v + k, fastlin_load4_d(v + k) + aj * fastlin_load4_##S(x + k)); \\
+                k += 4;                                                              \\
+            }                                                                        \\
             )                                                                        \\
             for (; k < m; k++)                                                       \\
                 v[k] += aj * (double)x[k];                                           \\
