@@ -213,11 +213,32 @@ cdef extern from *:
         for (; j < c; j++)                                                           \\
             s[j] = scale * fastlin_dot_##S(x, V + j * m, m) + b[j];                  \\
     }                                                                                \\
-    /* V[j] += a[j] * x for each j with a[j] != 0, V (c, m) */                      \\
+    /* V[j] += a[j] * x for each j with a[j] != 0, V (c, m): four rows at a time   \\
+       share the loads of x when all four change (softmax), else one by one */      \\
     FASTLIN_CLONES static void fastlin_update_##S(                                   \\
             const T *FASTLIN_RESTRICT x, const double *FASTLIN_RESTRICT a,           \\
             double *FASTLIN_RESTRICT V, Py_ssize_t m, Py_ssize_t c) {                \\
-        for (Py_ssize_t j = 0; j < c; j++) {                                         \\
+        Py_ssize_t j = 0;                                                            \\
+        for (; j + 4 <= c && a[j] != 0.0 && a[j + 1] != 0.0                         \\
+               && a[j + 2] != 0.0 && a[j + 3] != 0.0; j += 4) {                      \\
+            double a0 = a[j], a1 = a[j + 1], a2 = a[j + 2], a3 = a[j + 3];           \\
+            double *v0 = V + j * m, *v1 = v0 + m, *v2 = v1 + m, *v3 = v2 + m;        \\
+            Py_ssize_t k = 0;                                                        \\
+            FASTLIN_VEC(                                                             \\
+            for (; k + FASTLIN_W <= m; k += FASTLIN_W) {                             \\
+                fastlin_v8 xk = fastlin_load_##S(x + k);                             \\
+                fastlin_store(v0 + k, fastlin_load_d(v0 + k) + a0 * xk);             \\
+                fastlin_store(v1 + k, fastlin_load_d(v1 + k) + a1 * xk);             \\
+                fastlin_store(v2 + k, fastlin_load_d(v2 + k) + a2 * xk);             \\
+                fastlin_store(v3 + k, fastlin_load_d(v3 + k) + a3 * xk);             \\
+            }                                                                        \\
+            )                                                                        \\
+            for (; k < m; k++) {                                                     \\
+                double xk = (double)x[k];                                            \\
+                v0[k] += a0 * xk; v1[k] += a1 * xk; v2[k] += a2 * xk; v3[k] += a3 * xk; \\
+            }                                                                        \\
+        }                                                                            \\
+        for (; j < c; j++) {                                                         \\
             double aj = a[j], *v = V + j * m;                                        \\
             Py_ssize_t k = 0;                                                        \\
             if (aj == 0.0) continue;                                                 \\
