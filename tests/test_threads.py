@@ -1,0 +1,281 @@
+"""Threads and interrupts.
+
+* The kernels release the GIL for the whole epoch: while one thread is inside
+  a fit, another thread runs Python code (checked deterministically, with the
+  interpreter's switch interval set so high that only a released GIL lets the
+  other thread in).
+* Concurrent fits in threads give exactly the parameters of serial fits.
+* Ctrl-C (SIGINT) during a long fit raises KeyboardInterrupt once the epoch
+  in progress ends (no later epoch starts), leaves the estimator as it was,
+  and the estimator can be fitted again: in-process, counting kernel calls,
+  and with a real SIGINT sent to a child process.
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import fastlin._base
+from estimator_cases import BACKENDS, NAMES, fitted_arrays, make, make_data, quiet_fit
+from fastlin import NotFittedError, _linear_fast, _mlp_fast
+
+
+# --------------------------------------------------------------------------
+# the GIL is released during a kernel call
+
+def _runs_beside(call):
+    """True when the main thread gets to run Python code while ``call()``
+    runs in another thread. With a switch interval of 1000 s the interpreter
+    never takes the GIL from a thread that holds it, so the main thread, once
+    woken, can only run before ``call()`` returns if ``call`` released it."""
+    started = threading.Event()
+    done = []
+
+    def worker():
+        started.set()
+        call()
+        done.append(True)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        started.wait()
+        during = not done       # read as soon as the main thread holds the GIL
+        thread.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert done
+    return during
+
+
+def _big(dtype=np.float64, n=20000, m=60, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, m)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_linear_kernel_releases_the_gil(batch_size, dtype):
+    X = _big(dtype)
+    y = (X[:, 0] > 0).astype(dtype)
+    W, b = np.zeros((X.shape[1], 1), dtype), np.zeros(1, dtype)
+    order = np.arange(len(X), dtype=np.intp)
+    for _ in range(2):      # the first call may be warming caches; both must pass
+        assert _runs_beside(lambda: _linear_fast.sgd_epoch(
+            X, y, W, b, order, "log_loss", eta0=0.01, batch_size=batch_size))
+    assert _runs_beside(lambda: _linear_fast.gradient(X, y, W, b, "log_loss", 0.0, None))
+
+
+def test_control_the_gil_check_fails_for_a_call_that_keeps_the_gil():
+    """The check above can fail: a long computation that holds the GIL
+    (a pure-Python loop) is not seen to run beside the main thread."""
+    assert not _runs_beside(lambda: sum(i * i for i in range(2_000_000)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_network_kernel_releases_the_gil(dtype):
+    X = _big(dtype)
+    y = (X[:, 0] > 0).astype(np.intp)
+    rng = np.random.default_rng(0)
+    params = [a.astype(dtype) for a in (rng.normal(size=(X.shape[1], 8)), np.zeros(8),
+                                        rng.normal(size=(8, 2)), np.zeros(2))]
+    order = np.arange(len(X), dtype=np.intp)
+    assert _runs_beside(lambda: _mlp_fast.sgd_epoch(X, y, params, order, eta0=0.01,
+                                                    batch_size=32))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_releases_the_gil(name):
+    """A whole fit (Python loop around the kernel) lets the main thread run.
+    A short fit may end before a busy machine wakes the main thread, so
+    three tries are allowed (a fit that kept the GIL would fail them all)."""
+    X, y = make_data(name, n=20000, m=40)
+    est = make(name, max_iter=3, batch_size=32)
+    assert any(_runs_beside(lambda: quiet_fit(est, X, y)) for _ in range(3))
+
+
+# --------------------------------------------------------------------------
+# concurrent fits are exactly serial fits
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_concurrent_fits_equal_serial_fits(backend):
+    jobs = []
+    for name in NAMES:
+        for seed in range(2):
+            for dtype in (np.float64, np.float32):
+                X, y = make_data(name, n=3000, m=20, seed=seed, dtype=dtype)
+                jobs.append((name, seed, X, y))
+
+    def fit(job):
+        name, seed, X, y = job
+        est = quiet_fit(make(name, backend=backend, random_state=seed, max_iter=3,
+                             batch_size=8), X, y)
+        return [a.copy() for a in fitted_arrays(est)]
+
+    serial = [fit(job) for job in jobs]
+    barrier = threading.Barrier(4)
+
+    def fit_together(k):
+        if k < 4:
+            barrier.wait(timeout=60)     # the first four start at once
+        return fit(jobs[k])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(fit_together, range(len(jobs))))
+    for (name, seed, X, _), got, want in zip(jobs, concurrent, serial):
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} seed {seed} {X.dtype}")
+
+
+def test_threads_share_one_estimator_class_not_state():
+    """Two threads fitting two estimators of one class on different data do
+    not see each other's data (results equal each one's serial fit)."""
+    X1, y1 = make_data("SoftmaxRegression", n=4000, m=10, seed=1)
+    X2, y2 = make_data("SoftmaxRegression", n=4000, m=10, seed=2)
+    serial = [fitted_arrays(quiet_fit(make("SoftmaxRegression"), X, y)) for X, y in
+              ((X1, y1), (X2, y2))]
+    ests = [make("SoftmaxRegression"), make("SoftmaxRegression")]
+    threads = [threading.Thread(target=quiet_fit, args=(e, X, y))
+               for e, (X, y) in zip(ests, ((X1, y1), (X2, y2)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for est, want in zip(ests, serial):
+        for a, b in zip(fitted_arrays(est), want):
+            np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C
+
+class _Interrupting:
+    """Stands in for a backend module: forwards every call, counts the epochs
+    started, and sends this process SIGINT from another thread while the
+    ``at``-th epoch's kernel runs (the thread gets the GIL once the kernel
+    releases it)."""
+
+    def __init__(self, module, at):
+        self._module, self._at, self.started = module, at, 0
+
+    def _call(self, fn, *args, **kw):
+        self.started += 1
+        if self.started == self._at:
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT)).start()
+        return fn(*args, **kw)
+
+    def sgd_epoch(self, *args, **kw):
+        return self._call(self._module.sgd_epoch, *args, **kw)
+
+    def gradient(self, *args, **kw):
+        return self._call(self._module.gradient, *args, **kw)
+
+
+@pytest.mark.parametrize("batch_size", [1, None])
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_stops_within_one_epoch_and_refit_works(name, backend, batch_size, monkeypatch):
+    if name == "MLPClassifier" and batch_size is None:
+        batch_size = 64
+    X, y = make_data(name, n=3000, m=20)
+    real_get_backend = fastlin._base.get_backend
+    spies = []
+
+    def get_backend(backend_name, kind):
+        spies.append(_Interrupting(real_get_backend(backend_name, kind), at=3))
+        return spies[-1]
+
+    monkeypatch.setattr(fastlin._base, "get_backend", get_backend)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    est = make(name, backend=backend, max_iter=10_000, batch_size=batch_size)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    # the interrupt landed in epoch 3 or right after it: no later epoch began
+    assert spies[0].started == 3
+    # nothing was published
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    # fitted again (no interrupt this time), it equals a fresh estimator's fit
+    monkeypatch.setattr(fastlin._base, "get_backend", real_get_backend)
+    est.set_params(max_iter=3)
+    quiet_fit(est, X, y)
+    fresh = quiet_fit(make(name, backend=backend, max_iter=3, batch_size=batch_size), X, y)
+    for a, b in zip(fitted_arrays(est), fitted_arrays(fresh)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ctrl_c_during_warm_start_leaves_the_previous_fit(monkeypatch):
+    X, y = make_data("LogisticRegression-log", n=3000, m=20)
+    est = quiet_fit(make("LogisticRegression-log", warm_start=True), X, y)
+    before = [a.copy() for a in fitted_arrays(est)]
+    real_get_backend = fastlin._base.get_backend
+    monkeypatch.setattr(fastlin._base, "get_backend",
+                        lambda b, k: _Interrupting(real_get_backend(b, k), at=2))
+    est.set_params(max_iter=10_000)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X, y)
+    for a, b in zip(fitted_arrays(est), before):
+        np.testing.assert_array_equal(a, b)
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from fastlin import {cls}
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 50))
+    y = (X[:, 0] > 0).astype(int) if {classifier} else X[:, 0]
+    est = {cls}(max_iter=10**9, tol=None, verbose=1, random_state=0, learning_rate=1e-3)
+    try:
+        est.fit(X, y)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+    else:
+        print("NOT INTERRUPTED", flush=True)
+    print("FITTED BEFORE REFIT", hasattr(est, "coef_") or hasattr(est, "coefs_"), flush=True)
+    est.set_params(max_iter=2, verbose=0)
+    est.fit(X, y)
+    print("REFIT OK", est.n_iter_, flush=True)
+""")
+
+
+@pytest.mark.parametrize("cls,classifier", [("LinearRegression", False),
+                                            ("SoftmaxRegression", True),
+                                            ("MLPClassifier", True)])
+def test_real_sigint_to_a_child_process(cls, classifier):
+    """A real Ctrl-C: the child prints one line per epoch; after its second
+    epoch the parent sends SIGINT; the child must report KeyboardInterrupt,
+    an untouched estimator, and a working refit (the fit would otherwise run
+    10⁹ epochs: the timeout fails it)."""
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.Popen([sys.executable, "-c", CHILD.format(cls=cls, classifier=classifier)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        for line in child.stdout:
+            lines.append(line.strip())
+            if line.startswith("epoch 2,"):
+                child.send_signal(signal.SIGINT)
+                break
+        rest, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    lines += rest.splitlines()
+    assert child.returncode == 0, err
+    assert "INTERRUPTED" in lines, lines[-5:]
+    assert "FITTED BEFORE REFIT False" in lines
+    assert "REFIT OK 2" in lines
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert len(epochs) >= 2
