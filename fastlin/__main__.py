@@ -407,10 +407,16 @@ def run(models, data, backends, epochs=None, dtype=np.float64, seed=0, label_col
     return rows, notes
 
 
+def _three_digits(x):
+    """x with three significant digits, trailing zeros kept (2.00, 24.5, 243)."""
+    decimals = max(0, 2 - int(np.floor(np.log10(x)))) if x > 0 else 2
+    return f"{x:.{decimals}f}"
+
+
 def _fmt_seconds(s):
     if s is None:
         return "-"
-    return f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
+    return f"{_three_digits(s * 1e3)} ms" if s < 0.9995 else f"{_three_digits(s)} s"
 
 
 def format_table(rows, backends):
