@@ -20,6 +20,7 @@ import io
 import os
 import re
 import sys
+import textwrap
 import time
 import zipfile
 
@@ -166,7 +167,10 @@ def _read_csv(path, label_column):
     if not rows:
         raise UsageError(f"{path}: the file is empty")
     header = None
-    if not all(_is_number(c) for c in rows[0]):
+    # a header line: a cell that is not a number above a cell that is one
+    # (word labels in the label column do not make the first line a header)
+    second = rows[1] if len(rows) > 1 else [""] * len(rows[0])
+    if any(not _is_number(a) and _is_number(b) for a, b in zip(rows[0], second)):
         header, rows = [c.strip() for c in rows[0]], rows[1:]
     n_columns = len(header) if header is not None else len(rows[0]) if rows else 0
     if not rows:
@@ -467,7 +471,7 @@ def build_parser():
     parser = _Parser(
         prog=PROG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
+        description=textwrap.fill(
             "Train fastlin's models with the Cython kernels and with the NumPy reference, "
             "on the embedded data or your own, and print one table: held-out accuracy (R^2 "
             "for the regression), the fit time of each backend and the speed-up "
@@ -480,7 +484,7 @@ def build_parser():
             f"embedded data (default: each model's own, as above):\n{datasets}\n\n"
             "your own data (--data FILE):\n"
             "  .csv  comma-separated numbers, one sample per line; an optional header line\n"
-            "        (recognised when a cell of the first line is not a number). The label\n"
+            "        (recognised by a word above a number). The label\n"
             "        column is the LAST one unless --label-column says otherwise (an index,\n"
             "        0-based, negative counts from the end, or a header name). Labels may be\n"
             "        numbers or words.\n"

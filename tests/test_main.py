@@ -261,6 +261,14 @@ def test_infer_task():
         infer_task(np.ones(4))
 
 
+def test_csv_word_labels_without_header(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,odd\n3,4,even\n5,6,odd\n7,8,even\n9,1,odd\n")
+    X, y = load_user_data(str(path))
+    assert X.shape == (5, 2)
+    assert y.tolist() == ["odd", "even", "odd", "even", "odd"]
+
+
 def test_load_user_data_csv_without_header(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("1,2,0\n3,4,1\n\n5,6,0\n7,8,1\n9,1,0\n")
