@@ -49,6 +49,7 @@ def _epoch_time_figure(plt, records, axis, fixed_label, path):
         ax.set_title(model, fontsize=9)
         ax.set_xlabel(axis)
         ax.grid(True, which="both", alpha=0.3)
+    _same_x(axes.flat[:len(models)], [r[axis] for r in records])
     for ax in axes.flat[len(models):]:
         ax.axis("off")
     for ax in axes[:, 0]:
@@ -60,6 +61,13 @@ def _epoch_time_figure(plt, records, axis, fixed_label, path):
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _same_x(axes, values):
+    """One x range for every panel (log scale), with room for the end labels."""
+    lo, hi = min(values), max(values)
+    for ax in axes:
+        ax.set_xlim(lo / 1.6, hi * 3.0)
 
 
 def _legend(axes):
@@ -106,6 +114,7 @@ def _speedup_figure(plt, records, path):
         ax.set_title(model, fontsize=9)
         ax.set_xlabel("n")
         ax.grid(True, which="both", alpha=0.3)
+    _same_x(axes.flat[:len(models)], [r["n"] for r in records])
     for ax in axes.flat[len(models):]:
         ax.axis("off")
     for ax in axes[:, 0]:
@@ -138,7 +147,7 @@ def make_plots(records, outdir, suffix="", log=print):
             continue
         other = "m" if axis == "n" else "n"
         fixed = sorted({r[other] for r in rs})
-        fixed_label = f"{other} = " + ", ".join(f"{v:g}" for v in fixed)
+        fixed_label = f"{other} = " + ", ".join(f"{v:,}" for v in fixed)
         path = os.path.join(outdir, f"epoch_time_vs_{axis}{suffix}.png")
         _epoch_time_figure(plt, rs, axis, fixed_label, path)
         written.append(path)
