@@ -13,7 +13,8 @@ import importlib
 import numpy as np
 
 #: module name -> the competitor it times; the order of the tables' columns
-ADAPTERS = ["fastlin_cython", "fastlin_numpy", "sklearn", "numpy_blas", "torch", "scipy_blas"]
+ADAPTERS = ["fastlin_cython", "fastlin_cython_f32", "fastlin_numpy", "sklearn", "numpy_blas", "torch",
+            "scipy_blas"]
 
 
 def load(names=None):
