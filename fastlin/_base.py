@@ -621,7 +621,19 @@ class SGDEstimator(Estimator):
         return check_X(X, dtype=self._dtype, n_features=self.n_features_in_, estimator=self)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (classifiers) or R² (regressors) of ``predict(X)`` against y."""
+        """Accuracy (classifiers) or R² = 1 − Σ w (y − ŷ)² / Σ w (y − ȳ)²
+        (regressors) of ``predict(X)`` against y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
         y_pred = self.predict(X)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:

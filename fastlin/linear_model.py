@@ -201,13 +201,38 @@ class _LinearClassifier(_LinearSGD):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the step
         count t, the averages and the shuffling generator carry over).
-        ``classes`` (every label) is required on the first call."""
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            After the first call, converted to the parameters' dtype.
+        y : array-like of shape (n_samples,)
+            Targets.
+        classes : array-like of shape (n_classes,), default=None
+            Every label the estimator will see; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples' loss terms.
+
+        Returns
+        -------
+        self
+        """
         return self._partial_fit(X, y, sample_weight, classes)
 
     def decision_function(self, X):
-        """The scores s = x W + b: (n,) for the single-output models and for
-        two classes (s₁ − s₀ for the multi-class models, > 0 means
-        ``classes_[1]``), (n, c) otherwise."""
+        """The scores s = x W + b.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            (n,) for the single-output models and for two classes (s₁ − s₀ for
+            the multi-class models); > 0 means ``classes_[1]``.
+        """
         S = self._scores(X)
         if S.shape[1] == 1:
             return S[:, 0]
@@ -222,7 +247,17 @@ class _BinaryClassifier(_LinearClassifier):
     _multiclass = False
 
     def predict(self, X):
-        """classes_[1] where s >= 0, else classes_[0]."""
+        """The class of each sample: classes_[1] where s >= 0, else classes_[0].
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         positive = self._scores(X)[:, 0] >= 0
         return self.classes_[positive.astype(np.intp)]
 
@@ -233,7 +268,18 @@ class _MulticlassClassifier(_LinearClassifier):
     _multiclass = True
 
     def predict(self, X):
-        """classes_[argmax_j s_j] (the lowest index on ties)."""
+        """The class of each sample: classes_[argmax_j s_j] (the lowest index
+        on ties).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         best = self._scores(X).argmax(axis=1)
         return self.classes_[best]
 
@@ -266,11 +312,36 @@ class LinearRegression(_LinearSGD):
             average=average, backend=backend)
 
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y), continuing from the current state."""
+        """One epoch over (X, y), continuing from the current state (the step
+        count t, the averages and the shuffling generator carry over).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            After the first call, converted to the parameters' dtype.
+        y : array-like of shape (n_samples,)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples' loss terms.
+
+        Returns
+        -------
+        self
+        """
         return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
-        """ŷ = X w + b, (n,)."""
+        """The prediction ŷ = X w + b.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         X = self._validate_for_predict(X)
         return X @ self.coef_ + self.intercept_[0]
 
@@ -322,7 +393,19 @@ class LogisticRegression(_BinaryClassifier):
         check_param("loss", self.loss, "options", options=tuple(self._LOSSES))
 
     def predict_proba(self, X):
-        """[1 − σ(s), σ(s)] per row, (n, 2), in the order of ``classes_``."""
+        """The class probabilities [1 − σ(s), σ(s)], computed from the score
+        (no overflow for any s).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            In the order of ``classes_``.
+        """
         s = self._scores(X)[:, 0]
         return np.column_stack([sigmoid(-s), sigmoid(s)])
 
@@ -421,5 +504,16 @@ class SoftmaxRegression(_MulticlassClassifier):
             average=average, backend=backend)
 
     def predict_proba(self, X):
-        """softmax(s) per row, (n, n_classes), in the order of ``classes_``."""
+        """The class probabilities softmax(s) (max-subtracted).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
+        """
         return softmax(self._scores(X))

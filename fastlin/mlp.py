@@ -164,8 +164,23 @@ class MLPClassifier(SGDEstimator):
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (weights,
-        velocities, step count, shuffling generator). ``classes`` (every label)
-        is required on the first call."""
+        velocities, step count, shuffling generator).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            After the first call, converted to the parameters' dtype.
+        y : array-like of shape (n_samples,)
+            Targets.
+        classes : array-like of shape (n_classes,), default=None
+            Every label the estimator will see; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples' loss terms.
+
+        Returns
+        -------
+        self
+        """
         return self._partial_fit(X, y, sample_weight, classes)
 
     def _output_scores(self, X):
@@ -174,16 +189,48 @@ class MLPClassifier(SGDEstimator):
         return sigmoid(X @ W + b1) @ V + b2
 
     def decision_function(self, X):
-        """The output scores Q̂ = σ(X W + b1) V + b2, (n, n_classes); for two
-        classes Q̂₁ − Q̂₀ (n,), > 0 meaning ``classes_[1]``."""
+        """The output scores Q̂ = σ(X W + b1) V + b2.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes Q̂₁ − Q̂₀, > 0 meaning ``classes_[1]``.
+        """
         S = self._output_scores(X)
         return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
 
     def predict_proba(self, X):
-        """Q = softmax(Q̂), (n, n_classes), in the order of ``classes_``."""
+        """The class probabilities Q = softmax(Q̂).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
+        """
         return softmax(self._output_scores(X))
 
     def predict(self, X):
-        """classes_[argmax_k Q̂_k] (the lowest index on ties)."""
+        """The class of each sample: classes_[argmax_k Q̂_k] (the lowest index
+        on ties).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         best = self._output_scores(X).argmax(axis=1)
         return self.classes_[best]
