@@ -19,6 +19,7 @@ float64. A C-contiguous, aligned float32/float64 X (including read-only arrays
 and memory maps) is used as it is, never copied; any other layout (Fortran
 order, strided views) is copied once into a C-contiguous array.
 """
+import copy
 import numbers
 import sys
 import time
@@ -520,7 +521,7 @@ class SGDEstimator(Estimator):
 
         # the generator: seeded once per fit; partial_fit keeps drawing from it
         if partial and not first:
-            rng = self._rng
+            rng = copy.deepcopy(self._rng)   # published only if the call succeeds
         else:
             rng = make_rng(self.random_state)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
