@@ -212,3 +212,17 @@ def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
     special = fast.sigmoid_bias(np.array([[np.nan, np.inf, -np.inf]], dtype=dtype),
                                 np.zeros(3, dtype=dtype))
     assert np.isnan(special[0, 0]) and special[0, 1] == 1 and 0 <= special[0, 2] < 1e-37
+
+
+def test_matmul_floor_epoch_reads_only_and_checks_shapes():
+    """The benchmark's bare-BLAS floor: runs, leaves W and V alone, rejects misfits."""
+    X, _, params, _ = problem()
+    W, _, V, _ = params
+    W0, V0 = W.copy(), V.copy()
+    assert fast.matmul_floor_epoch(X, W, V, 10) is None
+    assert np.array_equal(W, W0) and np.array_equal(V, V0)
+    for args in [(X, W[:-1], V, 10), (X, W, V[:-1], 10), (X, W, V, 0)]:
+        with pytest.raises(ValueError):
+            fast.matmul_floor_epoch(*args)
+    with pytest.raises((TypeError, ValueError)):
+        fast.matmul_floor_epoch(X.astype(np.float32), W, V, 10)
