@@ -93,6 +93,43 @@ def caps_note(problems):
             "sample, the network's a Python step per batch.")
 
 
+def summary(rows, problems, comps_order):
+    """A markdown table: per model, fastlin-cython's epoch time at the largest
+    n of the sweep over n, and each competitor's speed-up (its time / ours)
+    at the largest n where it was timed."""
+    sweep = [p for p in problems if isinstance(p, SweepProblem) and p.axis == "n"]
+    t = {(r["problem"], r["model"], r["competitor"]): r["seconds"] for r in rows}
+    names = {p.name for p in sweep}
+    models = []
+    for r in rows:
+        if r["problem"] in names and r["model"] not in models:
+            models.append(r["model"])
+    comps = [c for c in comps_order if c != "fastlin-cython"
+             and any(k[2] == c and k[0] in names for k in t)]
+    if not models:
+        return ""
+    head = ["model", "fastlin-cython epoch"] + [f"{c}: speed-up" for c in comps]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in models:
+        ps = sorted((p for p in sweep if (p.name, model, "fastlin-cython") in t),
+                    key=lambda p: p.n)
+        if not ps:
+            continue
+        top = ps[-1]
+        cells = [f"`{model}`", f"{_fmt(t[(top.name, model, 'fastlin-cython')])} ms "
+                 f"(n = {top.n:,})"]
+        for c in comps:
+            timed = [p for p in ps if (p.name, model, c) in t]
+            if not timed:
+                cells.append("")
+                continue
+            p = timed[-1]
+            ratio = t[(p.name, model, c)] / t[(p.name, model, "fastlin-cython")]
+            cells.append(f"{ratio:.3g}x" + ("" if p.n == top.n else f" (n = {p.n:,})"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(rows, problems, plots, info, command, repeats, threads, comps_order):
     """The RESULTS.md section of the sweep: two tables (over n, over m) of
     epoch times in ms with fastlin's speed-up, and the plots."""
@@ -126,6 +163,11 @@ def markdown(rows, problems, plots, info, command, repeats, threads, comps_order
         "is a Python loop, like the NumPy reference. " + caps_note(sweep),
         "",
     ]
+    table = summary(rows, problems, comps)
+    if table:
+        lines += ["### Summary: fastlin's speed-up at the largest n (m = 100)", "",
+                  "Each competitor's epoch time divided by fastlin-cython's, at the "
+                  "largest n where both were timed.", "", table, ""]
     for axis, fixed in (("n", "m"), ("m", "n")):
         ps = [p for p in sweep if p.axis == axis]
         if not ps:
