@@ -69,14 +69,22 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None):
 
     Returns ``(J, grad_W, grad_b)``.
     """
+    data_loss, grad_W, grad_b = _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight)
+    return data_loss + penalty(W, alpha), grad_W, grad_b
+
+
+def _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight):
+    """``gradient`` with the loss term (1/n) Σ_i w_i l_i alone in place of J
+    (the epoch loss needs it without the penalty, and subtracting the
+    penalty again would cancel digits when the weights are large)."""
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else sample_weight
     l, dS = get_loss(loss)(scores(X, W, b), y)
     D = w[:, None] * dS / n
-    J = (w * l).sum() / n + penalty(W, alpha)
+    data_loss = (w * l).sum() / n
     grad_W = X.T @ D + alpha * W
     grad_b = D.sum(axis=0)
-    return J, grad_W.astype(W.dtype, copy=False), grad_b.astype(b.dtype, copy=False)
+    return data_loss, grad_W.astype(W.dtype, copy=False), grad_b.astype(b.dtype, copy=False)
 
 
 def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
@@ -87,7 +95,7 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
     The batches are consecutive runs of ``batch_size`` indices of ``order``
     (the last may be shorter). For each, with t ← t + 1:
 
-        J_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (mean over B, plus α W)
+        L_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (L_B: mean loss over B; ∇ has α W)
         W ← W − η_t ∇W
         b ← b − η_t ∇b                                (if fit_intercept)
         W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t     (if averaging)
@@ -102,8 +110,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t)
-        J_B, grad_W, grad_b = gradient(X[B], y[B], W, b, loss, alpha, w_B)
-        total += (J_B - penalty(W, alpha)) * len(B)
+        L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss, alpha, w_B)
+        total += L_B * len(B)
         W -= eta * grad_W
         if fit_intercept:
             b -= eta * grad_b
