@@ -7,6 +7,7 @@ hunting a crash. ``FASTLIN_EXTENSIONS=_a,_b`` builds only the named modules
 (a development convenience; a normal build compiles them all).
 """
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,22 @@ extensions = [
 ]
 
 # The debug build generates its C into build/ so that it never reuses (or
-# leaves behind) C generated with the checks off, and vice versa.
+# leaves behind) C generated with the checks off, and vice versa; and a build
+# whose mode differs from the last one recompiles everything, so that an
+# up-to-date check never keeps the other mode's objects or shared libraries.
+MODE = "debug" if DEBUG else "release"
+mode_stamp = Path("build") / "fastlin-build-mode"
+mode_changed = not mode_stamp.exists() or mode_stamp.read_text() != MODE
+if not {"egg_info", "dist_info", "sdist"} & set(sys.argv):   # a command that builds
+    mode_stamp.parent.mkdir(exist_ok=True)
+    mode_stamp.write_text(MODE)
+
 setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives=directives,
         build_dir="build/cython-debug" if DEBUG else None,
-    )
+        force=mode_changed,
+    ),
+    options={"build_ext": {"force": mode_changed}},
 )
