@@ -168,16 +168,26 @@ class _Interrupting:
     """Stands in for a backend module: forwards every call, counts the epochs
     started, and sends this process SIGINT from another thread while the
     ``at``-th epoch's kernel runs (the thread gets the GIL once the kernel
-    releases it)."""
+    releases it). That call does not return before the signal has been sent,
+    so the interrupt always falls inside the estimator's call, never after."""
 
     def __init__(self, module, at):
         self._module, self._at, self.started = module, at, 0
 
     def _call(self, fn, *args, **kw):
         self.started += 1
-        if self.started == self._at:
-            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT)).start()
-        return fn(*args, **kw)
+        if self.started != self._at:
+            return fn(*args, **kw)
+        sent = threading.Event()
+
+        def interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            sent.set()
+
+        threading.Thread(target=interrupt).start()
+        result = fn(*args, **kw)
+        sent.wait(timeout=30)       # KeyboardInterrupt may surface in this wait
+        return result
 
     def sgd_epoch(self, *args, **kw):
         return self._call(self._module.sgd_epoch, *args, **kw)
@@ -230,6 +240,32 @@ def test_ctrl_c_during_warm_start_leaves_the_previous_fit(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
     for a, b in zip(fitted_arrays(est), before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_during_partial_fit_leaves_the_estimator_unchanged(name, backend, monkeypatch):
+    """partial_fit runs one epoch: an interrupt during it publishes nothing
+    (weights, step count, loss curve and the shuffling generator unchanged),
+    and the next partial_fit continues exactly as if it had never happened."""
+    X, y = make_data(name, n=3000, m=20)
+    kw = {} if name == "LinearRegression" else {"classes": np.unique(y)}
+    est = make(name, backend=backend).partial_fit(X, y, **kw)
+    twin = make(name, backend=backend).partial_fit(X, y, **kw)
+    before = [a.copy() for a in fitted_arrays(est)]
+    real_get_backend = fastlin._base.get_backend
+    monkeypatch.setattr(fastlin._base, "get_backend",
+                        lambda b, k: _Interrupting(real_get_backend(b, k), at=1))
+    with pytest.raises(KeyboardInterrupt):
+        est.partial_fit(X, y)
+    monkeypatch.setattr(fastlin._base, "get_backend", real_get_backend)
+    for a, b in zip(fitted_arrays(est), before):
+        np.testing.assert_array_equal(a, b)
+    assert (est.n_iter_, est.t_, est.loss_curve_) == (twin.n_iter_, twin.t_, twin.loss_curve_)
+    est.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    for a, b in zip(fitted_arrays(est), fitted_arrays(twin)):
         np.testing.assert_array_equal(a, b)
 
 
