@@ -144,6 +144,20 @@ def test_gradient_equals_reference(loss, alpha, weighted, dtype):
     assert relative_error(gb_f, gb_r) <= tol
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [255, 256, 257, 700])
+@pytest.mark.parametrize("loss", ["softmax", "multiclass_perceptron"])
+def test_multiclass_gradient_across_row_blocks(loss, n, dtype):
+    """The multi-class gradient goes through blocks of 256 rows (two BLAS
+    products each, float32 blocks summed in float64): around and across
+    block boundaries, with a short last block."""
+    X, y, W, b, sw, _ = make_problem(loss, dtype, n=n, m=21, c=10)
+    got = fast.gradient(X, y, W, b, loss, 0.2, sw)
+    want = ref.gradient(X, y, W, b, loss, 0.2, sw)
+    for a, e in zip(got, want):
+        assert relative_error(a, e) <= TOL[dtype]
+
+
 @pytest.mark.parametrize("m", [1, 7, 8, 9, 33])
 def test_gradient_any_width(m):
     """Row lengths around the kernels' unrolling width."""
