@@ -572,19 +572,18 @@ cdef double _batch_gradient(
         # or no faster; the row path's scores already share each x over four
         # classes).
         nb = BLOCK if floating is float and c == 1 and p + BLOCK <= stop else 1
-        if rows != NULL or floating is float:
-            # request the rows M.ahead ahead: a shuffled order defeats the
-            # hardware prefetcher, and the float32 blocks' bursts of
-            # arithmetic let it fall behind
-            for q in range(p + M.ahead, min(p + M.ahead + nb, ahead_stop)):
-                i = q if rows == NULL else rows[q]
-                _prefetch_row(&X[i, 0], m)
-                if y != NULL:
-                    FASTLIN_PREFETCH(&y[i])
-                else:
-                    FASTLIN_PREFETCH(&labels[i])
-                if sample_weight != NULL:
-                    FASTLIN_PREFETCH(&sample_weight[i])
+        # request the rows M.ahead ahead: a shuffled order defeats the
+        # hardware prefetcher, and even in order it falls behind (float64
+        # W1 squared-error gradient measured 3.3 -> 2.9-3.0 ms with this)
+        for q in range(p + M.ahead, min(p + M.ahead + nb, ahead_stop)):
+            i = q if rows == NULL else rows[q]
+            _prefetch_row(&X[i, 0], m)
+            if y != NULL:
+                FASTLIN_PREFETCH(&y[i])
+            else:
+                FASTLIN_PREFETCH(&labels[i])
+            if sample_weight != NULL:
+                FASTLIN_PREFETCH(&sample_weight[i])
         if nb == BLOCK:
             for r in range(BLOCK):
                 idx[r] = p + r if rows == NULL else rows[p + r]
