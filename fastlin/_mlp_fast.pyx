@@ -39,6 +39,7 @@ cnp.import_array()
 ctypedef cnp.intp_t intp_t
 
 SCHEDULES = ("constant", "invscaling")
+INT_MAX = 2**31 - 1      # BLAS dimensions are C ints
 
 
 # The two elementwise sweeps over the (batch, hidden) buffers, in plain C so
@@ -282,7 +283,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     else:
         sample_weight = np.empty(0, dtype=dtype)
 
-    bs = min(batch_size, max(len(order), 1))
+    bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
+    if bs > INT_MAX:
+        raise ValueError("batches beyond 2**31 - 1 rows do not fit BLAS's int arguments")
     Xb = np.empty((bs, m), dtype=dtype)              # the gathered rows of a batch
     Z = np.empty((bs, hidden), dtype=dtype)          # Ẑ, then Z = σ(Ẑ + b1)
     Q = np.empty((bs, c), dtype=dtype)               # Q̂, then Δ2
@@ -298,7 +301,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef Py_ssize_t t_out
     total, t_out = _epoch(X, y, order, W, b1, V, b2, vW, vb1, vV, vb2,
                           sample_weight, Xb, Z, Q, D1, gV, gW, gb1, gb2, rowmax, qy,
-                          has_weights, batch_size, float(eta0), float(alpha), momentum,
+                          has_weights, bs, float(eta0), float(alpha), momentum,
                           bool(nesterov), schedule == "invscaling", float(power_t), int(t))
     return total / n, t_out
 
@@ -326,6 +329,8 @@ def _check_arrays(X, y, order, params):
     if W.shape != (m, hidden) or b1.shape != (hidden,) or b2.shape != (c,) or hidden < 1 or c < 1:
         raise ValueError(f"parameter shapes W {W.shape}, b1 {b1.shape}, V {V.shape}, "
                          f"b2 {b2.shape} do not fit X with {m} features")
+    if max(m, hidden, c) > INT_MAX:
+        raise ValueError("dimensions beyond 2**31 - 1 do not fit BLAS's int arguments")
     y = _as_index(y, "y")
     order = _as_index(order, "order")
     if y.shape != (n,):
