@@ -28,8 +28,12 @@ they are copied in from W at the start and written back (in X's dtype) at
 the end, which costs O(m c), nothing next to an epoch.
 
 Precision, exactly: the per-sample epochs, the minibatch gradients and the
-single-output full-batch gradient accumulate dot products and gradient sums in
-float64 whatever X's dtype. The multi-class full-batch gradient
+single-output float64 full-batch gradient accumulate dot products and
+gradient sums in float64. The single-output float32 full-batch gradient
+computes each row's dot product with the float32 weights in float32 (16-wide
+partial sums, m terms) and sums the rows' updates D_i x_i in float32 over
+128 rows at a time, each such partial then added into the float64 gradient
+(the rows outside the 4-row blocks, at most 3, go in float64). The multi-class full-batch gradient
 (``_multi_gradient_blocked``) goes 256 rows at a time through two BLAS
 products in X's dtype, S_B = X_B W and X_Bᵀ D_B: for float64 data everything
 is float64; for float32 data a row's scores are float32 dot products (m terms)
@@ -344,7 +348,70 @@ cdef extern from *:
 
     FASTLIN_ROW_OPS(d, double)
     FASTLIN_ROW_OPS(f, float)
+
+    /* float32 lanes for the single-output float32 full-batch gradient: four
+     * rows' dot products with the float32 weights w, summed in float32 (16-wide
+     * partial sums, reduced at the end), and the block's update of a float32
+     * gradient g that the caller adds into its float64 sum every
+     * F32_FLUSH_ROWS rows. */
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef float fastlin_v16f __attribute__((vector_size(64)));
+    #define fastlin_load16f(p) \
+        ({ fastlin_v16f v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+    #define fastlin_store16f(p, v) \
+        do { fastlin_v16f v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
+    FASTLIN_INLINE float fastlin_hsum16f(fastlin_v16f a) {
+        float t = 0.0f;
+        for (int i = 0; i < 8; i++) t += a[i] + a[i + 8];
+        return t;
+    }
+    #endif
+    /* s[r] = xs[r] @ w in float32, r < 4 */
+    FASTLIN_CLONES static void fastlin_block_dot4_f32(
+            const float *const *xs, const float *FASTLIN_RESTRICT w, Py_ssize_t m,
+            double *FASTLIN_RESTRICT s) {
+        const float *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];
+        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+        Py_ssize_t k = 0;
+        FASTLIN_VEC(
+        fastlin_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (; k + 16 <= m; k += 16) {
+            fastlin_v16f wk = fastlin_load16f(w + k);
+            a0 += fastlin_load16f(x0 + k) * wk;
+            a1 += fastlin_load16f(x1 + k) * wk;
+            a2 += fastlin_load16f(x2 + k) * wk;
+            a3 += fastlin_load16f(x3 + k) * wk;
+        }
+        t0 = fastlin_hsum16f(a0); t1 = fastlin_hsum16f(a1);
+        t2 = fastlin_hsum16f(a2); t3 = fastlin_hsum16f(a3);
+        )
+        for (; k < m; k++) {
+            float wk = w[k];
+            t0 += x0[k] * wk; t1 += x1[k] * wk; t2 += x2[k] * wk; t3 += x3[k] * wk;
+        }
+        s[0] = t0; s[1] = t1; s[2] = t2; s[3] = t3;
+    }
+    /* g += Σ_r d[r] xs[r] in float32, r < 4 */
+    FASTLIN_CLONES static void fastlin_block_axpy4_f32(
+            const float *const *xs, const double *FASTLIN_RESTRICT d,
+            float *FASTLIN_RESTRICT g, Py_ssize_t m) {
+        const float *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];
+        float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
+        Py_ssize_t k = 0;
+        FASTLIN_VEC(
+        for (; k + 16 <= m; k += 16)
+            fastlin_store16f(g + k, fastlin_load16f(g + k)
+                + ((d0 * fastlin_load16f(x0 + k) + d1 * fastlin_load16f(x1 + k))
+                 + (d2 * fastlin_load16f(x2 + k) + d3 * fastlin_load16f(x3 + k))));
+        )
+        for (; k < m; k++)
+            g[k] += (d0 * x0[k] + d1 * x1[k]) + (d2 * x2[k] + d3 * x3[k]);
+    }
     """
+    void fastlin_block_dot4_f32(const float** xs, const float* w, Py_ssize_t m,
+                                double* s) noexcept nogil
+    void fastlin_block_axpy4_f32(const float** xs, const double* d, float* g,
+                                 Py_ssize_t m) noexcept nogil
     void fastlin_scores_d(const double* x, const double* V, Py_ssize_t m, Py_ssize_t c,
                           double scale, const double* b, double* s) noexcept nogil
     void fastlin_scores_f(const float* x, const double* V, Py_ssize_t m, Py_ssize_t c,
@@ -366,6 +433,11 @@ cdef extern from *:
 # the block's rows share each load of the weights and of G.
 cdef enum:
     BLOCK = 4
+
+# Rows whose float32 update sums (fastlin_block_axpy4_f32) are added into the
+# float64 gradient at a time.
+cdef enum:
+    F32_FLUSH_ROWS = 128
 
 
 cdef inline void _scores(const floating* x, const double* V, Py_ssize_t m,
@@ -548,7 +620,8 @@ cdef double _batch_gradient(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const Py_ssize_t* rows, Py_ssize_t n_rows,
         Py_ssize_t start, Py_ssize_t stop, LossKind kind, const Model* M,
-        double* G, double* gb, double* s, double* d) noexcept nogil:
+        double* G, double* gb, double* s, double* d,
+        const float* w32=NULL, float* g32=NULL) noexcept nogil:
     """The fused gradient over rows i = rows[p] (or i = p when rows is NULL)
     for p in start..stop-1, n_B = stop − start of them, with W = Vᵀ
     (rows has n_rows entries, prefetched ahead across batches):
@@ -556,7 +629,11 @@ cdef double _batch_gradient(
         D_i = w_i ∂l/∂s_i / n_B,   G += Σ_i D_iᵀ x_i  (c, m),   gb += Σ_i D_i
 
     in one sweep: each row is scored and accumulated while it is in cache.
-    G and gb must start at zero. Returns Σ_i w_i l_i."""
+    G and gb must start at zero. Returns Σ_i w_i l_i.
+
+    With w32 (the float32 weights, (m,), single-output float32 data only) and
+    g32 (m,) scratch, the blocks' dot products and G updates run in float32
+    lanes, g32 added into the float64 G every F32_FLUSH_ROWS rows."""
     cdef Py_ssize_t p, q, r, i, j, nb, m = M.m, c = M.c
     cdef Py_ssize_t ahead_stop = stop if rows == NULL else n_rows
     cdef const floating* x
@@ -564,6 +641,10 @@ cdef double _batch_gradient(
     cdef Py_ssize_t idx[BLOCK]
     cdef double w_i, l, total = 0.0
     cdef double inv_n = 1.0 / (stop - start)
+    cdef Py_ssize_t n32 = 0
+    if w32 != NULL:
+        for j in range(m):
+            g32[j] = 0.0
     p = start
     while p < stop:
         # Single-output float32 rows go BLOCK at a time, sharing the loads of
@@ -589,7 +670,12 @@ cdef double _batch_gradient(
                 idx[r] = p + r if rows == NULL else rows[p + r]
                 xs[r] = &X[idx[r], 0]
             # S_B = X_B @ W + b   (BLOCK, c)
-            _block_scores(xs, M.V, m, c, M.b, s)
+            if floating is float and w32 != NULL:
+                fastlin_block_dot4_f32(xs, w32, m, s)
+                for r in range(BLOCK):
+                    s[r] += M.b[0]
+            else:
+                _block_scores(xs, M.V, m, c, M.b, s)
             for r in range(BLOCK):
                 i = idx[r]
                 w_i = 1.0 if sample_weight == NULL else sample_weight[i]
@@ -601,7 +687,17 @@ cdef double _batch_gradient(
                     d[r * c + j] *= w_i
                     gb[j] += d[r * c + j]
             # G += D_Bᵀ X_B
-            _block_update(xs, d, G, m, c)
+            if floating is float and w32 != NULL:
+                fastlin_block_axpy4_f32(xs, d, g32, m)
+                n32 += BLOCK
+                if n32 >= F32_FLUSH_ROWS:
+                    # G += g32 (float64), g32 ← 0
+                    for j in range(m):
+                        G[j] += g32[j]
+                        g32[j] = 0.0
+                    n32 = 0
+            else:
+                _block_update(xs, d, G, m, c)
             p += BLOCK
         else:
             i = p if rows == NULL else rows[p]
@@ -619,6 +715,10 @@ cdef double _batch_gradient(
                 gb[j] += d[j]
             _update(x, d, G, m, c)
             p += 1
+    if w32 != NULL:
+        # G += g32: the last block's float32 sum
+        for j in range(m):
+            G[j] += g32[j]
     return total
 
 
@@ -956,6 +1056,7 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     grad_W_arr = np.empty((m, c), dtype=dtype)
     grad_b_arr = np.empty(c, dtype=dtype)
     cdef floating[:, ::1] SB, GB
+    cdef float[::1] g32 = np.empty(m, dtype=np.float32)
     if c > 1:
         SB = np.empty((min(n, <Py_ssize_t>GEMM_ROWS), c), dtype=dtype)
         GB = np.empty((c, m), dtype=dtype)
@@ -973,7 +1074,9 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
                                             &s[0], &d[0])
         else:
             total = _batch_gradient(X, y_p, labels_p, sw_p, NULL, 0, 0, n, kind, &M,
-                                    &G[0, 0], &gb[0], &s[0], &d[0])
+                                    &G[0, 0], &gb[0], &s[0], &d[0],
+                                    <const float*>&W[0, 0] if floating is float else NULL,
+                                    &g32[0] if floating is float else NULL)
         # ∇W = Xᵀ D + α W,  ||W||²
         for k in range(m):
             for j in range(c):

@@ -145,12 +145,15 @@ def test_gradient_equals_reference(loss, alpha, weighted, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [255, 256, 257, 700])
-@pytest.mark.parametrize("loss", ["softmax", "multiclass_perceptron"])
-def test_multiclass_gradient_across_row_blocks(loss, n, dtype):
+@pytest.mark.parametrize("n", [127, 128, 131, 255, 256, 257, 700])
+@pytest.mark.parametrize("loss", ["softmax", "multiclass_perceptron",
+                                  "squared_error", "log_loss", "perceptron"])
+def test_gradient_across_row_blocks(loss, n, dtype):
     """The multi-class gradient goes through blocks of 256 rows (two BLAS
-    products each, float32 blocks summed in float64): around and across
-    block boundaries, with a short last block."""
+    products each, float32 blocks summed in float64), the single-output
+    float32 one through float32 sums added into float64 every 128 rows:
+    around and across those boundaries, with short last blocks and rows
+    left over from the 4-row blocks."""
     X, y, W, b, sw, _ = make_problem(loss, dtype, n=n, m=21, c=10)
     got = fast.gradient(X, y, W, b, loss, 0.2, sw)
     want = ref.gradient(X, y, W, b, loss, 0.2, sw)
