@@ -286,7 +286,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
     if bs > INT_MAX:
         raise ValueError("batches beyond 2**31 - 1 rows do not fit BLAS's int arguments")
-    Xb = np.empty((bs, m), dtype=dtype)              # the gathered rows of a batch
+    # the gathered rows of a batch, only when some batch is not a run of
+    # consecutive rows (a full batch in order reads X in place: no copy of X)
+    Xb = np.empty((bs if _needs_gather(order, bs) else 0, m), dtype=dtype)
     Z = np.empty((bs, hidden), dtype=dtype)          # Ẑ, then Z = σ(Ẑ + b1)
     Q = np.empty((bs, c), dtype=dtype)               # Q̂, then Δ2
     D1 = np.empty((bs, hidden), dtype=dtype)         # Δ2 Vᵀ, then Δ1
@@ -304,6 +306,15 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                           has_weights, bs, float(eta0), float(alpha), momentum,
                           bool(nesterov), schedule == "invscaling", float(power_t), int(t))
     return total / n, t_out
+
+
+def _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size):
+    """True when some batch of ``order`` is not a run of consecutive rows."""
+    cdef Py_ssize_t k
+    for k in range(1, order.shape[0]):
+        if k % batch_size != 0 and order[k] != order[k - 1] + 1:
+            return True
+    return False
 
 
 def _check_arrays(X, y, order, params):

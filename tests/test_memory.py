@@ -52,8 +52,8 @@ def _wide_data(name, dtype):
 
 # (backend, batch_size): the cython backend (the default) in every batch
 # mode; the reference for the stochastic modes. Not measured: the network's
-# full batch (its activations are n × hidden by nature, and its kernel's
-# gather buffer is n × m) and the reference's full-batch gradient (X.T @ D
+# full batch (its activations are n × hidden by nature; that its kernel reads
+# X in place is tested below) and the reference's full-batch gradient (X.T @ D
 # with D float64 upcasts a float32 X).
 MODES = [("cython", 1), ("cython", 32), ("cython", None), ("numpy", 1), ("numpy", 32)]
 CASES = [pytest.param(name, backend, batch, id=f"{name}-{backend}-batch{batch}")
@@ -68,6 +68,22 @@ def test_fit_does_not_copy_X(name, backend, batch_size, dtype):
     est = make(name, backend=backend, batch_size=batch_size, max_iter=2)
     grown = peak_growth(lambda: _fit(est, X, y))
     assert grown < 0.10 * X.nbytes, f"fit allocated {grown / X.nbytes:.1%} of X's size"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_network_full_batch_reads_X_in_place(dtype):
+    """A batch of consecutive rows is read from X itself: the network kernel
+    allocates no gather buffer (n × m) for it, only activations (n × hidden)."""
+    from fastlin import _mlp_fast
+    from fastlin.reference import network
+
+    X, y = make_data("MLPClassifier", n=2000, m=400, dtype=dtype)
+    y = (y == y[0]).astype(np.intp)
+    params = network.init_params(X.shape[1], 2, 2, 0, dtype)
+    order = np.arange(X.shape[0], dtype=np.intp)
+    grown = peak_growth(lambda: _mlp_fast.sgd_epoch(X, y, params, order, eta0=0.1,
+                                                    batch_size=X.shape[0]))
+    assert grown < 0.10 * X.nbytes, f"the epoch allocated {grown / X.nbytes:.1%} of X's size"
 
 
 @pytest.mark.parametrize("form", ["read-only", "memmap", "np.load-mmap"])
