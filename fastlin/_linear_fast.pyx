@@ -1057,7 +1057,9 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     grad_b_arr = np.empty(c, dtype=dtype)
     cdef floating[:, ::1] SB, GB
     cdef float[::1] g32 = np.empty(m, dtype=np.float32)
-    if c > 1:
+    # the BLAS products take C int sizes: wider models go through the row loop
+    cdef bint use_blas = c > 1 and m <= 2147483647 and c <= 2147483647
+    if use_blas:
         SB = np.empty((min(n, <Py_ssize_t>GEMM_ROWS), c), dtype=dtype)
         GB = np.empty((c, m), dtype=dtype)
     cdef floating[:, ::1] grad_W = grad_W_arr
@@ -1068,7 +1070,7 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     cdef double total, sq = 0.0
     with nogil:
         # D, Xᵀ D, Σ D, Σ w l in one pass
-        if c > 1:
+        if use_blas:
             total = _multi_gradient_blocked(X, labels_p, sw_p, &W[0, 0], kind, &M,
                                             &G[0, 0], &gb[0], &SB[0, 0], &GB[0, 0],
                                             &s[0], &d[0])
