@@ -23,6 +23,7 @@ PNG plots of ``bench/plots.py`` beside the results file (``--results``).
 import argparse
 import fnmatch
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -296,7 +297,7 @@ def main(argv=None):
     models = _select(MODELS, args.models, lambda m: m.name)
     names = [c.strip() for c in args.competitors.split(",") if c.strip()] or None
     competitors, missing = adapters_pkg.load(names)
-    command = "python " + " ".join(
+    command = "python " + shlex.join(
         [os.path.relpath(sys.argv[0]) if argv is None else "bench/run.py"]
         + (sys.argv[1:] if argv is None else list(argv)))
 

@@ -78,7 +78,9 @@ def records(rows, problems):
 
 
 def _fmt(sec):
-    return f"{sec * 1e3:.3g}" if sec < 10 else f"{sec * 1e3:.0f}"
+    """Milliseconds, three significant digits, no exponent (0.0768, 11.3, 3490)."""
+    ms = sec * 1e3
+    return f"{ms:.3g}" if ms < 1000 else f"{ms:.0f}"
 
 
 def caps_note(problems):
@@ -151,6 +153,7 @@ def markdown(rows, problems, plots, info, command, repeats, threads, comps_order
         "BLAS: " + "; ".join(
             f"{b['internal_api']} {b.get('version') or ''} {b.get('architecture') or ''}".strip()
             for b in info["blas"]) + ".",
+        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {info['env']}.",
         "",
         f"One epoch of each model, float64, in ms: the median of up to {repeats} "
         "interleaved repeats (3 for n >= 100,000) after one warm-up. In brackets, "
