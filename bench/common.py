@@ -90,3 +90,34 @@ def read_bandwidth_seconds(X, repeats=5):
     ones = np.ones(X.shape[1], dtype=X.dtype)
     medians, _ = interleaved_medians({"read": lambda: X @ ones}, repeats=repeats)
     return medians["read"]
+
+
+def provenance_lines(command, info, threads):
+    """The lines that open a RESULTS.md section: when and how it was run, on
+    what machine, with which libraries and BLAS kernel."""
+    return [
+        f"Command (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}):",
+        "", "```", command, "```", "",
+        f"Machine: {info['cpu']}, {info['cores']} cores; {threads} thread(s); "
+        + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
+        "BLAS: " + "; ".join(
+            f"{b['internal_api']} {b.get('version') or ''} {b.get('architecture') or ''}".strip()
+            for b in info["blas"]) + ".",
+        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {info['env']}.",
+    ]
+
+
+def write_section(section, body, path):
+    """Replace (or append) the section ``section`` of the markdown file
+    ``path``: the text between ``<!-- bench:SECTION:begin/end -->`` markers,
+    so that the other sections survive."""
+    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)

@@ -41,7 +41,8 @@ import numpy as np
 if __package__ in (None, ""):     # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import interleaved_medians, limited_threads, machine_info  # noqa: E402
+from bench.common import (interleaved_medians, limited_threads, machine_info,  # noqa: E402
+                          write_section)
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 SECTION = "reliability"
@@ -302,20 +303,6 @@ def markdown(threads, memory, info, command, args):
     return "\n".join(lines).rstrip("\n")
 
 
-def write_section(body, path=RESULTS):
-    """Replace (or append) this script's marked section of RESULTS.md."""
-    begin, end = f"<!-- bench:{SECTION}:begin -->", f"<!-- bench:{SECTION}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -354,7 +341,8 @@ def main(argv=None):
         return 0
     command = "flock /tmp/fastlin-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " \
               "python bench/reliability.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_section(markdown(threads, memory, info, command.rstrip(), args), Path(args.results))
+    write_section(SECTION, markdown(threads, memory, info, command.rstrip(), args),
+                  Path(args.results))
     print(f"wrote the {SECTION} section of {args.results}")
     return 0
 

@@ -36,7 +36,7 @@ if __package__ in (None, ""):     # run as a script: make `bench` importable
 
 from bench import adapters as adapters_pkg  # noqa: E402
 from bench.common import (interleaved_medians, limited_threads, machine_info,  # noqa: E402
-                          read_bandwidth_seconds)
+                          provenance_lines, read_bandwidth_seconds, write_section)
 from bench.problems import MODELS, PROBLEMS  # noqa: E402
 from bench import sweep as sweep_mod  # noqa: E402
 
@@ -178,14 +178,7 @@ def markdown(section, rows, floors, checks, info, command, repeats, threads):
     """The RESULTS.md section: machine, command, one table per problem, targets."""
     problems = [p for p in PROBLEMS if p.section == section and p.name in floors]
     lines = [
-        f"Command (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}):",
-        "", "```", command, "```", "",
-        f"Machine: {info['cpu']}, {info['cores']} cores; {threads} thread(s); "
-        + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
-        "BLAS: " + "; ".join(
-            f"{b['internal_api']} {b.get('version') or ''} {b.get('architecture') or ''}".strip()
-            for b in info["blas"]) + ".",
-        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {info['env']}.",
+        *provenance_lines(command, info, threads),
         f"Each figure is the median of {repeats} interleaved repeats (after one warm-up) "
         "of one epoch or one gradient, in ms; `x ours` is fastlin-cython's time "
         "divided by that column's (below 1: fastlin-cython is faster). "
@@ -240,20 +233,6 @@ def markdown(section, rows, floors, checks, info, command, repeats, threads):
                          f"{'yes' if ok else '**no**'} |")
         lines.append("")
     return "\n".join(lines)
-
-
-def write_section(section, body, path=RESULTS):
-    """Replace (or append) the marked section of RESULTS.md."""
-    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{begin}\n{body}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main(argv=None):

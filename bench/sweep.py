@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.common import provenance_lines
 from bench.problems import Problem, _binary, _multiclass
 
 SWEEP_N = (1_000, 10_000, 100_000, 1_000_000)
@@ -135,8 +136,6 @@ def summary(rows, problems, comps_order):
 def markdown(rows, problems, plots, info, command, repeats, threads, comps_order):
     """The RESULTS.md section of the sweep: two tables (over n, over m) of
     epoch times in ms with fastlin's speed-up, and the plots."""
-    import time
-
     sweep = [p for p in problems if isinstance(p, SweepProblem)]
     t = {(r["problem"], r["model"], r["competitor"]): r["seconds"] for r in rows}
     models = []
@@ -146,14 +145,7 @@ def markdown(rows, problems, plots, info, command, repeats, threads, comps_order
     comps = [c for c in comps_order if any(k[2] == c and k[0] in {p.name for p in sweep}
                                            for k in t)]
     lines = [
-        f"Command (run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}):",
-        "", "```", command, "```", "",
-        f"Machine: {info['cpu']}, {info['cores']} cores; {threads} thread(s); "
-        + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ".",
-        "BLAS: " + "; ".join(
-            f"{b['internal_api']} {b.get('version') or ''} {b.get('architecture') or ''}".strip()
-            for b in info["blas"]) + ".",
-        f"OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {info['env']}.",
+        *provenance_lines(command, info, threads),
         "",
         f"One epoch of each model, float64, in ms: the median of up to {repeats} "
         "interleaved repeats (3 for n >= 100,000) after one warm-up. In brackets, "
