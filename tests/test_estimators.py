@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-import fastlin
 from fastlin import (ConvergenceWarning, DivergenceError, LinearRegression,
                      LogisticRegression, MLPClassifier, MulticlassPerceptron, NotFittedError,
                      Perceptron, SoftmaxRegression)

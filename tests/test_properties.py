@@ -11,12 +11,11 @@ a kernel raises IndexError, which no test here accepts.
 import warnings
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from estimator_cases import CASES, NAMES, kind, make
+from estimator_cases import NAMES, kind, make
 from fastlin import _linear_fast, _mlp_fast
 from fastlin.reference import linear as ref_linear
 from fastlin.reference import network as ref_network

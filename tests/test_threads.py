@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
