@@ -55,10 +55,10 @@ outside the arrays), then run the whole loop in one ``with nogil:``.
 """
 from cython cimport floating
 from libc.math cimport pow
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
 
+from ._blas cimport gemm
 from ._loss cimport (LossKind, SQUARED_ERROR, LOGISTIC_SQUARED_ERROR, LOG_LOSS,
                      PERCEPTRON, MULTICLASS_PERCEPTRON, SOFTMAX,
                      single_loss, multi_loss)
@@ -729,19 +729,6 @@ cdef enum:
     GEMM_ROWS = 256
 
 
-cdef inline void _gemm(char* ta, char* tb, int M_, int N_, int K_,
-                       const floating* A, int lda, const floating* B, int ldb,
-                       floating beta, floating* C, int ldc) noexcept nogil:
-    # C ← op(A) op(B) + β C, column-major (BLAS)
-    cdef floating one = 1
-    if floating is double:
-        dgemm(ta, tb, &M_, &N_, &K_, &one, <double*>A, &lda, <double*>B, &ldb,
-              &beta, C, &ldc)
-    else:
-        sgemm(ta, tb, &M_, &N_, &K_, &one, <float*>A, &lda, <float*>B, &ldb,
-              &beta, C, &ldc)
-
-
 cdef double _multi_gradient_blocked(
         const floating[:, ::1] X, const Py_ssize_t* labels,
         const floating* sample_weight, const floating* W, LossKind kind,
@@ -764,9 +751,9 @@ cdef double _multi_gradient_blocked(
     p = 0
     while p < n:
         nb = min(<Py_ssize_t>GEMM_ROWS, n - p)
-        # S_B = X_B @ W   (column-major: S_Bᵀ (c, nb) = Wᵀ (c, m) · X_Bᵀ (m, nb))
-        _gemm(b"N", b"N", <int>c, <int>nb, <int>m, W, <int>c, &X[p, 0], <int>m,
-              zero, SB, <int>c)
+        # S_B = X_B @ W   (nb, c)
+        gemm(False, False, <int>nb, <int>c, <int>m, one, &X[p, 0], <int>m, W, <int>c,
+             zero, SB, <int>c)
         for r in range(nb):
             i = p + r
             # s = S_B[r] + b (float64);  l, d = loss(s, y_i)
@@ -781,13 +768,13 @@ cdef double _multi_gradient_blocked(
                 d[j] *= w_i
                 gb[j] += d[j]
                 SB[r * c + j] = <floating>d[j]
-        # G += (X_Bᵀ D_B)ᵀ   (column-major: Gᵀ (m, c) += X_Bᵀ (m, nb) · D_B (nb, c))
+        # G += (X_Bᵀ D_B)ᵀ = D_Bᵀ X_B   (c, m)
         if floating is double:
-            _gemm(b"N", b"T", <int>m, <int>c, <int>nb, &X[p, 0], <int>m, SB, <int>c,
-                  one, G, <int>m)
+            gemm(True, False, <int>c, <int>m, <int>nb, one, SB, <int>c, &X[p, 0], <int>m,
+                 one, G, <int>m)
         else:
-            _gemm(b"N", b"T", <int>m, <int>c, <int>nb, &X[p, 0], <int>m, SB, <int>c,
-                  zero, GB, <int>m)
+            gemm(True, False, <int>c, <int>m, <int>nb, one, SB, <int>c, &X[p, 0], <int>m,
+                 zero, GB, <int>m)
             for k in range(c * m):
                 G[k] += GB[k]
         p += nb
