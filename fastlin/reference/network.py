@@ -31,7 +31,7 @@ kernel ``fastlin._mlp_fast.sgd_epoch`` has the same signature and semantics.
 import numpy as np
 
 from .linear import learning_rate
-from .losses import logsumexp, sigmoid, softmax
+from .losses import sigmoid, softmax, softmax_cross_entropy
 
 
 def init_params(n_features, hidden_size, n_classes, random_state=None, dtype=np.float64):
@@ -91,9 +91,10 @@ def _penalty(W, V, alpha):
 
 
 def cross_entropy(X, y, W, b1, V, b2):
-    """CE_i = −log Q_{i,y_i} = logsumexp(Q̂_i) − Q̂_{i,y_i}, (n,)."""
+    """CE_i = −log Q_{i,y_i} = logsumexp(Q̂_i) − Q̂_{i,y_i}, (n,): the softmax
+    loss of §6 on the output scores."""
     _, Q_hat = _scores(X, W, b1, V, b2)
-    return logsumexp(Q_hat) - Q_hat[np.arange(X.shape[0]), y]
+    return softmax_cross_entropy(Q_hat, y)[0]
 
 
 def objective(X, y, params, alpha=0.0, sample_weight=None):
@@ -116,18 +117,22 @@ def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None):
 
     Returns ``(J, [grad_W, grad_b1, grad_V, grad_b2])`` in the parameters' dtype.
     """
+    data_loss, grads = _data_loss_and_gradient(X, y, params, alpha, sample_weight)
+    return data_loss + _penalty(params[0], params[2], alpha), grads
+
+
+def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
+    """``loss_and_gradient`` with the loss term (1/n) Σ_i w_i CE_i alone in
+    place of J (the epoch loss needs it without the penalty, and subtracting
+    the penalty again would cancel digits when the weights are large)."""
     W, b1, V, b2 = params
     n = X.shape[0]
-    rows = np.arange(n)
     w = _weights(sample_weight, n, X.dtype)
 
     Z, Q_hat = _scores(X, W, b1, V, b2)
-    Q = softmax(Q_hat)
-    CE = logsumexp(Q_hat) - Q_hat[rows, y]
-    J = (w * CE).sum() / n + _penalty(W, V, alpha)
+    CE, Q_minus_Y = softmax_cross_entropy(Q_hat, y)     # CE_i and Q − Y (§6 on Q̂)
+    data_loss = (w * CE).sum() / n
 
-    Q_minus_Y = Q.copy()
-    Q_minus_Y[rows, y] -= 1
     D2 = w[:, None] * Q_minus_Y / n
     grad_V = Z.T @ D2 + alpha * V
     grad_b2 = D2.sum(axis=0)
@@ -136,7 +141,7 @@ def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None):
     grad_b1 = D1.sum(axis=0)
 
     grads = [grad_W, grad_b1, grad_V, grad_b2]
-    return J, [g.astype(p.dtype, copy=False) for g, p in zip(grads, params)]
+    return data_loss, [g.astype(p.dtype, copy=False) for g, p in zip(grads, params)]
 
 
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
@@ -165,15 +170,14 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     if momentum > 0 and velocities is None:
         raise ValueError("momentum > 0 needs velocities (a list shaped like params)")
     n = X.shape[0]
-    W, _, V, _ = params
     total = 0.0
     for start in range(0, len(order), batch_size):
         B = order[start:start + batch_size]
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t)
-        J_B, grads = loss_and_gradient(X[B], y[B], params, alpha, w_B)
-        total += (J_B - _penalty(W, V, alpha)) * len(B)
+        L_B, grads = _data_loss_and_gradient(X[B], y[B], params, alpha, w_B)
+        total += L_B * len(B)
         for theta, g, v in zip(params, grads, velocities or [None] * 4):
             if momentum > 0:
                 v *= momentum
