@@ -893,6 +893,26 @@ def _check_model(X, y, W, b, loss, sample_weight):
     return kind, labels, y_real, sample_weight
 
 
+cdef int _input_pointers(object y_obj, object labels_obj, object sw_obj,
+                         const floating** y_p, const Py_ssize_t** labels_p,
+                         const floating** sw_p) except -1:
+    """Data pointers of the checked targets (y, or the labels when y_obj is
+    None) and of the sample weights (left NULL when None). The arrays stay
+    referenced by the caller, so the pointers outlive the views taken here."""
+    cdef const floating[::1] y_v, sw_v
+    cdef const Py_ssize_t[::1] labels_v
+    if y_obj is not None:
+        y_v = y_obj
+        y_p[0] = &y_v[0]
+    else:
+        labels_v = labels_obj
+        labels_p[0] = &labels_v[0]
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw_p[0] = &sw_v[0]
+    return 0
+
+
 def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
               order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
@@ -924,21 +944,11 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         if not W_avg.flags.c_contiguous:
             raise ValueError("W_avg must be C-contiguous")
 
-    # typed views of the optional inputs (NULL when absent)
-    cdef const floating[::1] y_v, sw_v
-    cdef const Py_ssize_t[::1] labels_v
+    # pointers to the optional inputs (NULL when absent)
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
-    if y_obj is not None:
-        y_v = y_obj
-        y_p = &y_v[0]
-    else:
-        labels_v = labels_obj
-        labels_p = &labels_v[0]
-    if sw_obj is not None:
-        sw_v = sw_obj
-        sw_p = &sw_v[0]
+    _input_pointers(y_obj, labels_obj, sw_obj, &y_p, &labels_p, &sw_p)
     cdef floating[:, ::1] W_avg_v
     cdef floating[::1] b_avg_v
     if average:
@@ -1020,20 +1030,11 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
-    cdef const floating[::1] y_v, sw_v
-    cdef const Py_ssize_t[::1] labels_v
+    # pointers to the optional inputs (NULL when absent)
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
-    if y_obj is not None:
-        y_v = y_obj
-        y_p = &y_v[0]
-    else:
-        labels_v = labels_obj
-        labels_p = &labels_v[0]
-    if sw_obj is not None:
-        sw_v = sw_obj
-        sw_p = &sw_v[0]
+    _input_pointers(y_obj, labels_obj, sw_obj, &y_p, &labels_p, &sw_p)
 
     dtype = np.asarray(X).dtype
     cdef double[:, ::1] V = np.array(np.asarray(W).T, dtype=np.float64, order="C")
