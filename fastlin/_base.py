@@ -30,7 +30,7 @@ import numpy as np
 from ._backend import BACKENDS, get_backend
 
 FLOAT_DTYPES = (np.float32, np.float64)
-SCHEDULES = ("constant", "invscaling")
+from ._numeric import SCHEDULES
 
 
 # --------------------------------------------------------------------------

@@ -22,8 +22,8 @@ kept to continue from (``partial_fit``, ``warm_start``).
 import numpy as np
 
 from ._base import SGDEstimator, check_param
-from .reference.linear import learning_rate as _learning_rate
-from .reference.losses import sigmoid, softmax
+from ._numeric import learning_rate as _learning_rate
+from ._numeric import sigmoid, softmax
 
 _COMMON_PARAMS = """
     learning_rate : float, default={learning_rate}

@@ -4,7 +4,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 import numpy as np
 
 from ._base import SGDEstimator, check_param
-from .reference.losses import sigmoid, softmax
+from ._numeric import init_network_params, sigmoid, softmax
 
 
 class MLPClassifier(SGDEstimator):
@@ -127,10 +127,8 @@ class MLPClassifier(SGDEstimator):
         return len(classes)
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
-        from .reference.network import init_params
-
         if continue_from is None:
-            params = init_params(n_features, self.hidden_size, n_outputs, rng, dtype)
+            params = init_network_params(n_features, self.hidden_size, n_outputs, rng, dtype)
             velocities = None
         else:
             if continue_from.coefs_[0].shape[1] != self.hidden_size and self.warm_start:

@@ -28,23 +28,12 @@ Conventions (the Cython kernels follow them exactly):
 """
 import numpy as np
 
+from .._numeric import SCHEDULES, learning_rate  # noqa: F401
 from .losses import get_loss
-
-SCHEDULES = ("constant", "invscaling")
-
 
 def scores(X, W, b):
     """S = X W + b."""
     return X @ W + b
-
-
-def learning_rate(schedule, eta0, t, power_t=0.5):
-    """η_t: η₀ for "constant", η₀ / t^power_t for "invscaling" (t >= 1)."""
-    if schedule == "constant":
-        return eta0
-    if schedule == "invscaling":
-        return eta0 / t ** power_t
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
 
 
 def penalty(W, alpha):

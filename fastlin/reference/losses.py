@@ -17,22 +17,12 @@ Section numbers refer to ``NOTES.md`` (docs/math.md in this repository).
 """
 import numpy as np
 
-
-def sigmoid(s):
-    """σ(s) = 1 / (1 + e^(-s)), evaluated with e^(-|s|) so it never overflows."""
-    e = np.exp(-np.abs(s))
-    return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+from .._numeric import sigmoid, softmax  # noqa: F401 (part of this module's vocabulary)
 
 
 def log1pexp(s):
     """log(1 + e^s), stable for both signs: max(s, 0) + log(1 + e^(-|s|))."""
     return np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s)))
-
-
-def softmax(S):
-    """Row-wise softmax with the row max subtracted (log-sum-exp trick)."""
-    E = np.exp(S - S.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
 
 
 def logsumexp(S):

@@ -30,26 +30,11 @@ kernel ``fastlin._mlp_fast.sgd_epoch`` has the same signature and semantics.
 """
 import numpy as np
 
-from .linear import learning_rate
-from .losses import sigmoid, softmax, softmax_cross_entropy
+from .._numeric import init_network_params, learning_rate, sigmoid, softmax
+from .losses import softmax_cross_entropy
 
 
-def init_params(n_features, hidden_size, n_classes, random_state=None, dtype=np.float64):
-    """[W, b1, V, b2]: Glorot-uniform weights scaled for sigmoid units, zero biases.
-
-    W_jk ~ U(−r, r) with r = 4 √(6 / (fan_in + fan_out)) (Glorot & Bengio 2010,
-    their factor 4 for the logistic sigmoid), the same for V; b1 = 0, b2 = 0.
-    ``random_state`` is an int, None or a ``numpy.random.Generator``. The draws
-    are made in float64 and then cast, so float32 and float64 start alike.
-    """
-    rng = np.random.default_rng(random_state)
-    r1 = 4.0 * np.sqrt(6.0 / (n_features + hidden_size))
-    r2 = 4.0 * np.sqrt(6.0 / (hidden_size + n_classes))
-    W = rng.uniform(-r1, r1, size=(n_features, hidden_size)).astype(dtype)
-    V = rng.uniform(-r2, r2, size=(hidden_size, n_classes)).astype(dtype)
-    b1 = np.zeros(hidden_size, dtype=dtype)
-    b2 = np.zeros(n_classes, dtype=dtype)
-    return [W, b1, V, b2]
+init_params = init_network_params
 
 
 def _scores(X, W, b1, V, b2):
