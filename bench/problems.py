@@ -77,7 +77,7 @@ PROBLEMS = [
             description="W2 in float32"),
 ]
 
-# The network's workload (issue 4): MNIST-shaped, one epoch of minibatch SGD of
+# The network's workload: MNIST-shaped, one epoch of minibatch SGD of
 # the one-hidden-layer network (bench/adapters/_network.py fixes its shape).
 PROBLEMS += [
     Problem("W3", "network", 60_000, 784, 10, np.float64, _multiclass, section="network",

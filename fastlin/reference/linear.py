@@ -3,7 +3,7 @@
 Conventions (the Cython kernels follow them exactly):
 
 * Parameters: ``W`` (m, c) and ``b`` (c,), updated in place. c = 1 for the
-  single-output models (θ is the seed's (m, 1) column), c = number of classes
+  single-output models (W is an (m, 1) column), c = number of classes
   for the multi-class perceptron and softmax regression.
 * Scores: S = X W + b, (n, c).
 * Objective, a **mean** over samples so a learning rate does not depend on n:

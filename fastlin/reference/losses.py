@@ -13,7 +13,7 @@ models have c >= 2 and integer labels y (n,) in 0..c-1.
 Everything is computed from the score, never from a clipped probability, so
 that |s| up to 1e300 gives finite values and no overflow warning (squared
 error excepted: its value is s², which overflows for |s| > 1e154 by nature).
-Section numbers refer to ``NOTES.md`` (docs/math.md in this repository).
+Section numbers (§1-§6) refer to docs/math.md, which derives each loss.
 """
 import numpy as np
 
