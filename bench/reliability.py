@@ -1,4 +1,4 @@
-"""Reliability figures: thread scaling and peak memory of ``fit`` (issue 7).
+"""Reliability figures: thread scaling and peak memory of ``fit``.
 
     flock /tmp/fastlin-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
         python bench/reliability.py            # both; writes bench/RESULTS.md
@@ -9,7 +9,7 @@ estimator each, BLAS limited to one thread) run one after the other
 ("serial") and in two threads at once ("threads"), timed in the same
 interleaved rotation (``bench.common.interleaved_medians``). The kernels
 release the GIL for a whole epoch, so on 2 cores threads / serial should be
-close to 0.5; the target is <= 0.75.
+close to 0.5; the goal is <= 0.75.
 
 Memory. For each estimator and dtype, a fresh subprocess builds a
 C-contiguous X of about 400 MB (in chunks, so that building it leaves no
@@ -21,7 +21,7 @@ freed heap pages to the system, so fit cannot reuse them unseen). The peak is th
 VmHWM (``/proc/self/status``), reset just before the fit by writing 5 to
 ``/proc/self/clear_refs``; ``resource.getrusage(RUSAGE_SELF).ru_maxrss``
 cannot serve alone, because a child starts with its parent's peak at fork
-(it is the fallback where the reset is refused). The target is < 10% of X's size.
+(it is the fallback where the reset is refused). The goal is < 10% of X's size.
 
 The section written to RESULTS.md lies between
 ``<!-- bench:reliability:begin -->`` and ``<!-- bench:reliability:end -->``.
@@ -250,7 +250,7 @@ def markdown(threads, memory, info, command, args):
     ]
     if threads:
         lines += [
-            f"### Two independent fits: serial vs two threads (target <= 0.75)",
+            "### Two independent fits: serial vs two threads (goal <= 0.75)",
             "",
             f"Each fit: its own data set of n rows, m = {args.m}, float64, the estimator's "
             f"defaults, tol=None, {args.epochs} epochs × 100,000 / n (a third of that for "
@@ -275,13 +275,13 @@ def markdown(threads, memory, info, command, args):
         for n in args.sizes:
             w = max(r[2] for (_, n_), r in threads.items() if n_ == n)
             lines.append(f"Worst ratio at n = {n:,}: {w:.2f} "
-                         f"({'meets' if w <= 0.75 else 'MISSES'} the 0.75 target).  ")
+                         f"(goal 0.75: {'reached' if w <= 0.75 else 'not reached'}).  ")
         lines.append("")
     if memory:
         worst = max(r["growth"] / r["X_bytes"] for (name, _), r in memory.items()
                     if "control" not in name)
         lines += [
-            "### Peak memory growth during fit (target < 10% of X)",
+            "### Peak memory growth during fit (goal < 10% of X)",
             "",
             f"X C-contiguous, about {args.mem_mb} MB, m = {args.m}; the estimator's "
             f"defaults, {args.mem_epochs} epochs (1 for the network), tol=None; one "
@@ -294,8 +294,9 @@ def markdown(threads, memory, info, command, args):
         lines += [f"| {name} | {dtype} | {r['n']:,} | {r['X_bytes'] / mib:.0f} | "
                   f"{r['growth'] / mib:.1f} | {r['growth'] / r['X_bytes']:.1%} |"
                   for (name, dtype), r in memory.items()]
-        lines += ["", f"Worst: {worst:.1%} of X ({'meets' if worst < 0.10 else 'MISSES'} "
-                  "the 10% target). The control row shows the measurement sees a copy "
+        lines += ["", f"Worst: {worst:.1%} of X (goal 10%: "
+                  f"{'reached' if worst < 0.10 else 'not reached'}). The control row shows "
+                  "the measurement sees a copy "
                   "of X. What growth there is is O(n), not O(n m): the shuffled order "
                   "(8 bytes a row), the encoded labels and the label checks' temporaries, "
                   "about 20-25 bytes a row, hence the larger share for float32 (400 bytes "

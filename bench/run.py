@@ -88,7 +88,7 @@ def _targets():
                 t.append(Target(f"{model.name} on {p.name}: float32 >= 1.6 x faster than float64",
                                 (p.name, model.name, "fastlin-cython-f32"),
                                 (p.name, model.name, OURS), 1 / 1.6))
-    # the network (issue 4): one epoch of W3 against PyTorch, scikit-learn and
+    # the network: one epoch of W3 against PyTorch, scikit-learn and
     # its own matrix products alone (bare cython_blas, the BLAS the kernel calls)
     net = "mlp128/epoch"
     for p in ("W3", "W3-f32"):
@@ -227,7 +227,8 @@ def markdown(section, rows, floors, checks, info, command, repeats, threads):
                 lines.append("")
     mine = [c for c in checks if c[0].num[0] in {p.name for p in problems}]
     if mine:
-        lines += ["### Targets", "", "| target | measured ratio | limit | met |", "|---|---|---|---|"]
+        lines += ["### Goals", "", "| goal | measured ratio | goal ratio | reached |",
+                  "|---|---|---|---|"]
         for target, ratio, ok in mine:
             lines.append(f"| {target.what} | {ratio:.3f} | {target.limit:.3f} | "
                          f"{'yes' if ok else '**no**'} |")
