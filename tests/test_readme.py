@@ -80,3 +80,24 @@ def test_formulas_page_covers_every_model():
                     "## 7. One-hidden-layer network"):
         assert heading in FORMULAS
     assert len(REFERENCE.findall(FORMULAS)) > 50
+
+
+MATH = (ROOT / "docs" / "math.md").read_text()
+
+
+def test_math_page_covers_every_model_and_readme_links_resolve():
+    """docs/math.md keeps one numbered section per model, in the order the
+    docstrings' § references assume, and the README's links into it land on
+    real headings."""
+    headings = ["## 1. Linear regression", "## 2. Logistic regression, squared loss",
+                "## 3. Logistic regression, cross-entropy", "## 4. Perceptron",
+                "## 5. Multi-class perceptron", "## 6. Softmax regression",
+                "## 7. One-hidden-layer network"]
+    positions = [MATH.find(h + "\n") for h in headings]
+    assert all(p >= 0 for p in positions), positions
+    assert positions == sorted(positions)
+    anchors = _anchors(MATH)
+    links = re.findall(r"\(docs/math\.md#([^)]+)\)", README)
+    assert len(links) >= 7
+    for anchor in links:
+        assert anchor in anchors, anchor
