@@ -186,7 +186,7 @@ def _check_table(table, what, need_columns=2):
         raise UsageError(f"{what}: expected a numeric array, got dtype {table.dtype}")
 
 
-def _split_columns(table, k, what):
+def _split_columns(table, k):
     """(X, y) from a 2-D numeric array with the labels in column k."""
     X = np.delete(table, k, axis=1).astype(np.float64)
     return X, table[:, k]
@@ -323,7 +323,7 @@ def _load_file(path, label_column=None):
             table = np.load(path, allow_pickle=False)
             _check_table(table, path)
             k = _label_index(label_column, table.shape[1])
-            X, y = _split_columns(table, k, path)
+            X, y = _split_columns(table, k)
             layout = (k, None, None)
         else:
             arrays = _npz_arrays(path)
@@ -342,7 +342,7 @@ def _load_file(path, label_column=None):
                 (table,) = arrays.values()
                 _check_table(table, path)
                 k = _label_index(label_column, table.shape[1])
-                X, y = _split_columns(table, k, path)
+                X, y = _split_columns(table, k)
                 layout = (k, None, None)
             else:
                 raise UsageError(f"{path}: expected arrays named 'X' and 'y' (or a single "
