@@ -538,6 +538,9 @@ def test_usage_says_fastlin(capsys):
     assert out.startswith("usage: fastlin ")
     for word in ("--task", "--save", "--predict", "--output", "pickle", "trust"):
         assert word in out, word
+    proc = subprocess.run([sys.executable, "-m", "fastlin", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: fastlin ")
     proc = subprocess.run([sys.executable, "-m", "fastlin", "--frobnicate"],
                           capture_output=True, text=True)
     assert proc.returncode == 2
