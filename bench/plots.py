@@ -17,6 +17,26 @@ STYLES = {
 }
 
 
+#: the estimator each benchmark model key times, for the panel titles: the
+#: loss key (the part of "<loss>/<shape>" before the slash) -> estimator
+ESTIMATORS = {
+    "squared_error": "LinearRegression",
+    "logistic_squared_error": "LogisticRegression(loss='squared_error')",
+    "log_loss": "LogisticRegression(loss='log_loss')",
+    "perceptron": "Perceptron",
+    "multiclass_perceptron": "MulticlassPerceptron",
+    "softmax": "SoftmaxRegression",
+    "softmax_cross_entropy": "SoftmaxRegression",
+    "mlp128": "MLPClassifier(hidden_size=128)",
+}
+
+
+def panel_title(model):
+    """The estimator a model key ("softmax/epoch") times; the key itself
+    when the table does not know it."""
+    return ESTIMATORS.get(model.split("/", 1)[0], model)
+
+
 def _style(competitor):
     return STYLES.get(competitor, ("tab:gray", "x"))
 
@@ -46,7 +66,7 @@ def _epoch_time_figure(plt, records, axis, fixed_label, path):
             color, marker = _style(competitor)
             ax.loglog([r[axis] for r in rs], [r["seconds"] for r in rs], marker=marker,
                       color=color, label=competitor, lw=1.5, ms=4)
-        ax.set_title(model, fontsize=9)
+        ax.set_title(panel_title(model), fontsize=8)
         ax.set_xlabel(axis)
         ax.grid(True, which="both", alpha=0.3)
     _same_x(axes.flat[:len(models)], [r[axis] for r in records])
@@ -118,7 +138,7 @@ def _speedup_figure(plt, records, path):
             ax.annotate(f"{pts[-1][1]:.3g}x", pts[-1], textcoords="offset points",
                         xytext=(3, 0), fontsize=7, color=color, va="center")
         ax.axhline(1.0, color="black", lw=0.8)
-        ax.set_title(model, fontsize=9)
+        ax.set_title(panel_title(model), fontsize=8)
         ax.set_xlabel("n")
         ax.grid(True, which="both", alpha=0.3)
     _same_x(axes.flat[:len(models)], [r["n"] for r in records])

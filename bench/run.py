@@ -10,7 +10,8 @@ For each (problem, model) the competitors that support it (``bench/adapters``)
 and a plain read of X (``X @ ones``, the memory floor of any method that must
 touch all of X) are timed together by ``bench.common.interleaved_medians``, so
 their ratios come from the same conditions. The runner prints the machine,
-every median and the ratios, checks the targets below, and writes a markdown
+every median and the ratios, checks the targets below (at the problems' full
+size; a reduced n shows their ratios unchecked), and writes a markdown
 section per problem ``section`` into ``bench/RESULTS.md`` between
 ``<!-- bench:<section>:begin -->`` and ``<!-- bench:<section>:end -->``, leaving
 the rest of the file alone. Record runs under ``flock /tmp/fastlin-bench.lock``.
@@ -21,6 +22,7 @@ it alone with ``--problems 'sweep-*'``); it writes its own section and the
 PNG plots of ``bench/plots.py`` beside the results file (``--results``).
 """
 import argparse
+import contextlib
 import fnmatch
 import os
 import shlex
@@ -47,7 +49,11 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 @dataclass(frozen=True)
 class Target:
-    """time(num) / time(den) <= limit, each a (problem, model, competitor)."""
+    """time(num) / time(den) <= limit, each a (problem, model, competitor).
+
+    A target holds for its problems at their full size (``Problem.n``): at
+    the reduced n of ``--quick`` or ``--rows`` the data fits in the caches
+    and fixed costs weigh more, so the ratio is shown but not checked."""
     what: str
     num: tuple
     den: tuple
@@ -112,9 +118,22 @@ def _select(items, patterns, key):
     return [it for it in items if any(fnmatch.fnmatch(key(it), p) for p in pats)]
 
 
+def expects_overflow(problem, model):
+    """True where the design lets an epoch diverge: every problem uses one
+    step size η per loss whatever m is, so that the epochs time the same
+    work, and the per-sample least-squares step is stable only while
+    η ‖x‖² ≈ η m < 2 (x ~ N(0, 1)); beyond (m >= 300 at η = 0.01) the
+    weights grow until they overflow, and the NumPy reference's overflow
+    warnings are expected, not news. The timed arithmetic is the same."""
+    if model.shape != "epoch" or model.loss != "squared_error":
+        return False
+    return adapters_pkg.ETA0.get(model.loss, adapters_pkg.DEFAULT_ETA0) * problem.m >= 2
+
+
 def run(problems, models, competitors, repeats, n_rows=None, log=print, pause=0.0):
     """Time every (problem, model) pair; returns a list of result rows
-    {problem, model, competitor, seconds} and {problem: read floor (s)}.
+    {problem, model, competitor, seconds, n (the rows timed)} and
+    {problem: read floor (s)}.
     ``pause``: untimed sleep after each call (see ``interleaved_medians``)."""
     rows, floors = [], {}
     for problem in problems:
@@ -147,27 +166,48 @@ def run(problems, models, competitors, repeats, n_rows=None, log=print, pause=0.
             if not candidates:
                 continue
             candidates[READ] = lambda X=X, ones=ones: X @ ones
-            medians, _ = interleaved_medians(candidates, repeats=reps, pause=pause)
+            quiet = (np.errstate(over="ignore", invalid="ignore")
+                     if expects_overflow(problem, model) else contextlib.nullcontext())
+            with quiet:
+                medians, _ = interleaved_medians(candidates, repeats=reps, pause=pause)
             ours = medians.get(OURS)
             parts = []
             for name, sec in medians.items():
                 rows.append(dict(problem=problem.name, model=model.name, competitor=name,
-                                 seconds=sec))
+                                 seconds=sec, n=X.shape[0]))
                 ratio = f" ({ours / sec:.3f}x)" if ours and name != OURS else ""
                 parts.append(f"{name} {sec * 1e3:.2f} ms{ratio}")
             log(f"   {model.name:32s} " + " | ".join(parts))
     return rows, floors
 
 
+FULL_SIZE = {p.name: p.n for p in PROBLEMS}
+
+
 def check_targets(rows):
-    """[(target, ratio or None, ok)] for the targets whose times were measured."""
+    """[(target, ratio, ok)] for the targets whose times were measured; ok
+    is None (not checked) when a problem ran below its full size."""
     t = {(r["problem"], r["model"], r["competitor"]): r["seconds"] for r in rows}
+    n = {r["problem"]: r.get("n") for r in rows}
     out = []
     for target in TARGETS:
         if target.num in t and target.den in t:
             ratio = t[target.num] / t[target.den]
-            out.append((target, ratio, ratio <= target.limit))
+            full = all(n[key[0]] == FULL_SIZE.get(key[0]) for key in (target.num, target.den))
+            out.append((target, ratio, ratio <= target.limit if full else None))
     return out
+
+
+def target_lines(checks):
+    """The printed targets: [ok], [MISSED], or [--] for one not checked."""
+    lines = []
+    if any(ok is None for _, _, ok in checks):
+        lines.append("  (the targets hold at the problems' full size; at a reduced n, as "
+                     "with --quick or --rows, the ratios are shown as [--], not checked)")
+    for target, ratio, ok in checks:
+        mark = "--" if ok is None else "ok" if ok else "MISSED"
+        lines.append(f"  [{mark}] {target.what}: {ratio:.3f} (limit {target.limit:.3f})")
+    return lines
 
 
 def _fmt_ms(sec):
@@ -230,8 +270,8 @@ def markdown(section, rows, floors, checks, info, command, repeats, threads):
         lines += ["### Goals", "", "| goal | measured ratio | goal ratio | reached |",
                   "|---|---|---|---|"]
         for target, ratio, ok in mine:
-            lines.append(f"| {target.what} | {ratio:.3f} | {target.limit:.3f} | "
-                         f"{'yes' if ok else '**no**'} |")
+            met = "not checked (reduced n)" if ok is None else "yes" if ok else "**no**"
+            lines.append(f"| {target.what} | {ratio:.3f} | {target.limit:.3f} | {met} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -302,8 +342,8 @@ def main(argv=None):
     checks = check_targets(rows)
     if checks:
         print("\n## Targets")
-        for target, ratio, ok in checks:
-            print(f"  [{'ok' if ok else 'MISSED'}] {target.what}: {ratio:.3f} (limit {target.limit:.3f})")
+        for line in target_lines(checks):
+            print(line)
     if not (args.quick or args.no_write):
         results.parent.mkdir(parents=True, exist_ok=True)
         for section in sorted({p.section for p in problems if p.name in floors}):

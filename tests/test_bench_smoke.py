@@ -110,3 +110,118 @@ def test_quick_writes_nothing(runner, tmp_path, capsys):
                  "--repeats", "1", "--results", str(results)])
     assert not results.exists()
     assert "sweep-n-binary-n200-m100" in capsys.readouterr().out
+
+
+def test_targets_at_a_reduced_size_are_shown_not_missed(runner, capsys):
+    """A run at n = 10,000 (as --quick) prints its target ratios as [--]:
+    the targets hold at the problems' full size."""
+    runner.main(["--quick", "--rows", "2000", "--repeats", "1", "--problems", "W1",
+                 "--models", "perceptron/epoch", "--competitors", "fastlin_cython,sklearn"])
+    out = capsys.readouterr().out
+    targets = out.split("## Targets", 1)[1]
+    assert "[--] perceptron epoch <= 0.2 x sklearn Perceptron(max_iter=1)" in targets
+    assert "[--] perceptron/epoch on W1 <= 2.5 x one read of X" in targets
+    assert "not checked" in targets
+    assert "MISSED" not in targets and "[ok]" not in targets
+
+
+def test_check_targets_judges_full_size_runs_only(runner):
+    target = runner.TARGETS[0]       # perceptron on W1 against sklearn, limit 0.2
+    (p_num, m_num, c_num), (p_den, m_den, c_den) = target.num, target.den
+
+    def rows(n, ours, theirs):
+        return [dict(problem=p_num, model=m_num, competitor=c_num, seconds=ours, n=n),
+                dict(problem=p_den, model=m_den, competitor=c_den, seconds=theirs, n=n)]
+
+    full = runner.FULL_SIZE[p_num]
+    assert runner.check_targets(rows(full, 1.0, 10.0)) == [(target, 0.1, True)]
+    assert runner.check_targets(rows(full, 1.0, 2.0)) == [(target, 0.5, False)]
+    assert runner.check_targets(rows(10_000, 1.0, 2.0)) == [(target, 0.5, None)]
+    assert runner.target_lines([(target, 0.5, False)]) == [
+        f"  [MISSED] {target.what}: 0.500 (limit 0.200)"]
+
+
+def test_expected_overflow_of_the_reference_is_silent(runner):
+    """The least-squares epoch at m = 1000 (one step size for every m)
+    diverges by design: timed by the runner, the NumPy reference's overflow
+    warnings are not shown; called on its own, it does warn."""
+    import warnings
+
+    import numpy as np
+    from bench import adapters
+    from bench.problems import MODELS
+    from bench.sweep import sweep_problems
+
+    problem = next(p for p in sweep_problems(ns=(), ms=(1000,)) if p.kind == "binary")
+    model = next(m for m in MODELS if m.name == "squared_error/epoch")
+    assert runner.expects_overflow(problem, model)
+    assert not any(runner.expects_overflow(problem, m) for m in MODELS
+                   if m.name != "squared_error/epoch")
+    small = next(p for p in sweep_problems(ns=(), ms=(100,)) if p.kind == "binary")
+    assert not runner.expects_overflow(small, model)
+
+    competitors, _ = adapters.load(["fastlin_numpy"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows, _ = runner.run([problem], [model], competitors, repeats=1, log=lambda *a: None)
+    assert [r["competitor"] for r in rows] == ["fastlin-numpy", "read X"]
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+    epoch = competitors["fastlin-numpy"].prepare(model, problem.data())
+    with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn"):
+        warnings.simplefilter("always")
+        epoch()
+    assert any(issubclass(w.category, RuntimeWarning) and "overflow" in str(w.message)
+               for w in caught)
+
+
+class _Recorder:
+    """Stands in for matplotlib's pyplot, figures and axes: records every call."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.log.append((name, args))
+            if name == "subplots":
+                import numpy as np
+                rows, cols = args[:2]
+                axes = np.empty((rows, cols), dtype=object)
+                for i in range(rows * cols):
+                    axes.flat[i] = _Recorder(self.log)
+                return _Recorder(self.log), axes
+            if name == "get_legend_handles_labels":
+                return [], []
+            return None
+        return call
+
+
+def test_plot_panels_are_named_by_estimator(tmp_path):
+    import fastlin
+    from bench import plots
+    from bench.problems import MODELS
+
+    for model in MODELS:
+        title = plots.panel_title(model.name)
+        assert hasattr(fastlin, title.split("(")[0]), (model.name, title)
+    assert plots.panel_title("softmax/epoch") == "SoftmaxRegression"
+    assert plots.panel_title("softmax_cross_entropy/epoch") == "SoftmaxRegression"
+    assert plots.panel_title("mlp128/epoch") == "MLPClassifier(hidden_size=128)"
+
+    records = [dict(model=model, competitor=comp, n=n, m=100, seconds=n * 1e-6, axis="n")
+               for model in ("squared_error/epoch", "softmax/epoch", "mlp128/epoch")
+               for comp in ("fastlin-cython", "sklearn") for n in (1000, 10000)]
+    log = []
+    plt = _Recorder(log)
+    plots._epoch_time_figure(plt, records, "n", "m = 100", str(tmp_path / "a.png"))
+    assert plots._speedup_figure(plt, records, str(tmp_path / "b.png"))
+    titles = [args[0] for name, args in log if name == "set_title"]
+    assert titles == ["LinearRegression", "SoftmaxRegression",
+                      "MLPClassifier(hidden_size=128)"] * 2
+
+
+def test_readme_says_how_to_run_the_benchmarks():
+    readme = (ROOT / "README.md").read_text()
+    assert 'pip install -e ".[bench]"' in readme
+    assert "python bench/run.py --quick" in readme

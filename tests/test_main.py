@@ -1,15 +1,21 @@
-"""``python -m fastlin`` (fastlin/__main__.py), run in-process through ``main(argv)``."""
+"""``fastlin`` / ``python -m fastlin`` (fastlin/__main__.py), run in-process
+through ``main(argv)``."""
 import io
+import pickle
 import re
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastlin.__main__ import (MODELS, Progress, infer_task, load_user_data, main, r2_score,
-                              UsageError)
-from fastlin.datasets import load_digits, load_digits_binary
+                              train_test_split, UsageError)
+from fastlin.datasets import load_diabetes, load_digits, load_digits_binary
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEADER = ["model", "data", "metric", "held-out", "cython fit", "numpy fit", "speed-up"]
 
@@ -39,7 +45,7 @@ def _one_line_error(capsys, argv, *fragments):
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("python -m fastlin: error: ")
+    assert lines[0].startswith("fastlin: error: ")
     assert "Traceback" not in captured.err + captured.out
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
@@ -204,7 +210,8 @@ def test_unknown_option_and_bad_values(capsys):
 
 @pytest.mark.parametrize("name, content, fragment", [
     ("data.txt", b"1,2,3\n", "unsupported file type"),
-    ("data.npy", b"this is not numpy", "cannot read"),
+    ("data.npy", b"this is not numpy", "not a NumPy .npy file"),
+    ("data.npz", b"this is not a zip", "not a NumPy .npz file"),
     ("data.npz", b"PK\x03\x04 truncated", "cannot read"),
     ("empty.csv", b"", "empty"),
     ("ragged.csv", b"1,2,0\n3,4\n", "line 2"),
@@ -245,7 +252,8 @@ def test_command_line_exit_status_and_stderr():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "python -m fastlin: error: /no/such/file.npz: no such file"]
+        "fastlin: error: /no/such/file.npz: no such file, nor an embedded dataset (those "
+        "are digits, digits-binary, diabetes)"]
 
 
 # --------------------------------------------------------------------------
@@ -294,3 +302,256 @@ def test_r2_score():
     assert r2_score(y, y) == 1.0
     assert r2_score(y, np.full(4, y.mean())) == 0.0
     assert r2_score(y, y + 1.0) == 1.0 - 4.0 / 5.0
+
+
+# --------------------------------------------------------------------------
+# rough edges of the data files
+
+@pytest.mark.parametrize("name, array", [
+    ("flat.npy", np.arange(12.0)),
+    ("cube.npy", np.zeros((3, 4, 5))),
+    ("flat.npz", np.arange(12.0)),
+    ("cube.npz", np.zeros((3, 4, 5))),
+])
+def test_arrays_that_are_not_2d(capsys, tmp_path, name, array):
+    path = tmp_path / name
+    if name.endswith(".npy"):
+        np.save(path, array)
+    else:
+        np.savez(path, table=array)
+    line = _one_line_error(capsys, ["--data", str(path)], "expected a 2-D array",
+                           f"shape {array.shape}")
+    assert "--label-column" not in line
+
+
+def test_header_only_csv(capsys, tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("width,height,label\n")
+    _one_line_error(capsys, ["--data", str(path)], "no data rows after the header line")
+
+
+def test_unknown_data_name_lists_the_embedded_sets(capsys):
+    _one_line_error(capsys, ["--data", "digitz"], "digitz: no such file",
+                    "digits, digits-binary, diabetes")
+
+
+def test_csv_with_quotes_and_spaces_after_the_commas(tmp_path, capsys):
+    """Quoted fields (one holding a comma) and a space after each comma parse
+    by the csv module's rules, as the same file written plainly."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).round(3)
+    words = ["odd, really", "even"]
+    y = (X[:, 0] > 0).astype(int)
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"x 1", "x 2", "label"\n' + "".join(
+        f'"{float(a)!r}", {float(b)!r}, "{words[k]}"\n' for (a, b), k in zip(X, y)))
+    X_read, y_read = load_user_data(str(quoted))
+    np.testing.assert_array_equal(X_read, X)
+    assert y_read.tolist() == [words[k] for k in y]
+    assert main(["--data", str(quoted), "--label-column", "label", "--models", "perceptron",
+                 "--epochs", "3", "--backend", "cython"]) == 0
+    _, rows = _table(capsys.readouterr().out)
+    assert rows[0]["data"] == "quoted.csv" and float(rows[0]["held-out"]) >= 0.75
+
+
+def test_a_file_named_npy_that_is_not_one(capsys, tmp_path):
+    path = tmp_path / "data.npy"
+    np.savetxt(path, np.ones((6, 3)), delimiter=",")   # a CSV under the wrong name
+    line = _one_line_error(capsys, ["--data", str(path)], "not a NumPy .npy file")
+    assert "pickle" not in line
+
+
+def test_label_column_where_it_cannot_apply(capsys, tmp_path):
+    X, y = load_digits()
+    path = tmp_path / "xy.npz"
+    np.savez(path, X=X, y=y)
+    _one_line_error(capsys, ["--data", str(path), "--label-column", "0"],
+                    "--label-column does not apply", "array 'y'")
+    _one_line_error(capsys, ["--data", "digits", "--label-column", "-1"],
+                    "--label-column does not apply", "embedded dataset 'digits'")
+    _one_line_error(capsys, ["--label-column", "0"], "--label-column applies to")
+
+
+# --------------------------------------------------------------------------
+# --task
+
+def test_task_overrides_the_guess(tmp_path, capsys):
+    """60 integer values: a regression target by default, classes with
+    --task classification; and 0/1 labels become a target with --task regression."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 3))
+    y = np.arange(600) % 60
+    path = tmp_path / "many.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.6g")
+    argv = ["--data", str(path), "--epochs", "1", "--backend", "cython"]
+
+    assert main(argv) == 0
+    assert [r["model"] for r in _table(capsys.readouterr().out)[1]] == ["LinearRegression"]
+
+    assert main(argv + ["--task", "classification", "--models", "softmax,linear-regression"]) == 0
+    out = capsys.readouterr().out
+    assert [r["model"] for r in _table(out)[1]] == ["SoftmaxRegression"]
+    assert "skipped linear-regression: it needs a regression target" in out
+
+    binary = tmp_path / "binary.csv"
+    np.savetxt(binary, np.column_stack([X, X[:, 0] > 0]), delimiter=",", fmt="%.6g")
+    assert main(["--data", str(binary), "--task", "regression", "--epochs", "5",
+                 "--backend", "cython"]) == 0
+    rows = _table(capsys.readouterr().out)[1]
+    assert [(r["model"], r["metric"]) for r in rows] == [("LinearRegression", "R^2")]
+
+
+def test_infer_task_with_a_task():
+    many = np.arange(100.0)
+    assert infer_task(many) == "regression"
+    assert infer_task(many, "classification") == "multiclass"
+    assert infer_task(np.array([0.5, 1.5, 0.5]), "classification") == "binary"
+    assert infer_task(np.array([0.0, 1.0, 1.0]), "regression") == "regression"
+    with pytest.raises(UsageError, match="needs numeric labels"):
+        infer_task(np.array(["a", "b"]), "regression")
+
+
+def test_task_regression_on_word_labels(capsys, tmp_path):
+    path = tmp_path / "words.csv"
+    _digits_binary_csv(path, words=True)
+    _one_line_error(capsys, ["--data", str(path), "--task", "regression"],
+                    "--task regression needs numeric labels")
+    _one_line_error(capsys, ["--task", "ordinal"], "--task")
+
+
+# --------------------------------------------------------------------------
+# --save and --predict
+
+def _standardized(X, entry):
+    return ((X - entry["x_mean"]) / entry["x_scale"]).astype(entry["dtype"])
+
+
+def _csv_columns(text):
+    lines = text.strip().splitlines()
+    header = lines[0].split(",")
+    return {name: [line.split(",")[j] for line in lines[1:]] for j, name in enumerate(header)}
+
+
+def test_save_and_predict_classes(tmp_path, capsys):
+    """--save pickles the fitted estimators with the training statistics;
+    --predict writes the predictions they make on the standardised rows, one
+    CSV column per model, for a file with or without its label column."""
+    train = tmp_path / "train.csv"
+    _digits_binary_csv(train, words=True)
+    models = tmp_path / "models.pkl"
+    assert main(["--data", str(train), "--models", "logistic,perceptron", "--epochs", "3",
+                 "--save", str(models)]) == 0
+    assert f"saved logistic, perceptron to {models}" in capsys.readouterr().out
+
+    with open(models, "rb") as f:
+        bundle = pickle.load(f)
+    assert bundle["format"] == "fastlin-cli-models" and bundle["version"] == 1
+    assert list(bundle["models"]) == ["logistic", "perceptron"]
+    entry = bundle["models"]["logistic"]
+    assert entry["backend"] == "cython" and entry["task"] == "binary"
+    assert entry["estimator"].get_params()["verbose"] == 0
+    X, y = load_digits_binary()
+    X_train = train_test_split(X, y, 0.2, np.random.default_rng(0))[0]   # --seed 0
+    np.testing.assert_array_equal(entry["x_mean"], X_train.mean(axis=0))
+    np.testing.assert_array_equal(entry["x_scale"], np.where(X_train.std(axis=0) == 0, 1.0,
+                                                             X_train.std(axis=0)))
+    assert entry["y_mean"] is None and entry["layout"][1] == "parity"
+
+    # the training file (its label column is dropped) and the features alone
+    features = tmp_path / "features.npy"
+    np.save(features, X)
+    out = tmp_path / "pred.csv"
+    assert main(["--predict", str(models), "--data", str(train)]) == 0
+    from_train = capsys.readouterr().out
+    assert main(["--predict", str(models), "--data", str(features), "--output", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert out.read_text() == from_train
+    columns = _csv_columns(from_train)
+    assert list(columns) == ["logistic", "perceptron"]
+    for name, column in columns.items():
+        est = bundle["models"][name]["estimator"]
+        assert column == est.predict(_standardized(X, bundle["models"][name])).tolist()
+        words = np.where(y == 1, "odd", "even")
+        assert np.mean(np.array(column) == words) > 0.85
+
+    # --models picks among the saved ones
+    assert main(["--predict", str(models), "--data", str(features), "--models",
+                 "perceptron"]) == 0
+    assert _csv_columns(capsys.readouterr().out) == {"perceptron": columns["perceptron"]}
+
+
+def test_save_and_predict_a_regression_target_on_its_scale(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = 1000.0 * (X @ [1.0, -2.0, 0.5, 0.0]) + 5e4 + rng.normal(size=300)
+    train = tmp_path / "reg.npz"
+    np.savez(train, X=X, y=y)
+    models = tmp_path / "reg.pkl"
+    assert main(["--data", str(train), "--epochs", "30", "--dtype", "float32",
+                 "--save", str(models)]) == 0
+    capsys.readouterr()
+    assert main(["--predict", str(models), "--data", str(train)]) == 0
+    columns = _csv_columns(capsys.readouterr().out)
+    assert list(columns) == ["linear-regression"]
+    predicted = np.array([float(v) for v in columns["linear-regression"]])
+    assert r2_score(y, predicted) > 0.99
+    assert abs(predicted.mean() - 5e4) < 500
+
+
+def test_predict_errors(capsys, tmp_path):
+    models = tmp_path / "models.pkl"
+    assert main(["--models", "softmax,linear-regression", "--epochs", "1", "--backend",
+                 "cython", "--save", str(models)]) == 0
+    capsys.readouterr()
+    _one_line_error(capsys, ["--predict", str(models)], "--predict needs --data")
+    _one_line_error(capsys, ["--predict", str(models), "--data", "digits", "--epochs", "3",
+                             "--seed", "1"], "--epochs, --seed do not apply with --predict")
+    _one_line_error(capsys, ["--predict", str(models), "--data", "digits"],
+                    "differently shaped data", "choose the ones to use with --models")
+    _one_line_error(capsys, ["--predict", str(models), "--data", "digits", "--models", "mlp"],
+                    "holds no model 'mlp'", "softmax, linear-regression")
+    table = tmp_path / "wide.npy"
+    np.save(table, np.zeros((5, 70)))
+    _one_line_error(capsys, ["--predict", str(models), "--data", str(table), "--models",
+                             "softmax"], "70 columns", "64 features")
+    _one_line_error(capsys, ["--predict", str(models), "--data", "digits", "--models",
+                             "softmax", "--label-column", "0"], "--label-column does not apply")
+    not_models = tmp_path / "not.pkl"
+    not_models.write_bytes(b"hello")
+    _one_line_error(capsys, ["--predict", str(not_models), "--data", "digits"],
+                    "not a model file written by --save")
+    not_models.write_bytes(pickle.dumps({"a": 1}))
+    _one_line_error(capsys, ["--predict", str(not_models), "--data", "digits"],
+                    "not a model file written by --save")
+    _one_line_error(capsys, ["--predict", str(tmp_path / "none.pkl"), "--data", "digits"],
+                    "no such file")
+    _one_line_error(capsys, ["--output", str(tmp_path / "p.csv")], "--output applies only")
+    _one_line_error(capsys, ["--save", str(tmp_path / "no" / "dir.pkl")], "no such directory")
+
+
+# --------------------------------------------------------------------------
+# the command's name
+
+def test_usage_says_fastlin(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: fastlin ")
+    for word in ("--task", "--save", "--predict", "--output", "pickle", "trust"):
+        assert word in out, word
+    proc = subprocess.run([sys.executable, "-m", "fastlin", "--help"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: fastlin ")
+    proc = subprocess.run([sys.executable, "-m", "fastlin", "--frobnicate"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("fastlin: error: unrecognized arguments: --frobnicate")
+
+
+def test_console_script_is_main():
+    """pyproject.toml installs `fastlin` as fastlin.__main__:main, which
+    returns the exit status (the script passes it to sys.exit)."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    assert scripts == {"fastlin": "fastlin.__main__:main"}
+    readme = (ROOT / "README.md").read_text()
+    assert "fastlin --help" in readme and "`fastlin`" in readme
