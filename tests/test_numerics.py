@@ -1,7 +1,7 @@
 """Numerics at the extremes: scores of magnitude up to 1e300 give finite
 losses and gradients in every loss, through the Cython kernels' public
-functions (``sgd_epoch``, ``gradient``; the per-sample loss helpers are cdef)
-and the NumPy reference alike; a diverging fit ends with DivergenceError,
+functions (``sgd_epoch``, ``gradient``; the per-sample losses one by one are
+in tests/test_losses.py) and the NumPy reference alike; a diverging fit ends with DivergenceError,
 never with NaN parameters.
 
 The one stated exception: squared error's value ½ (s − y)² overflows to inf
