@@ -38,7 +38,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class Model:
-    name: str            # "<loss>/<shape>"
+    name: str            # "<loss's short name>/<shape>"
     loss: str
     shape: str           # "epoch" (per-sample SGD over the order) or "gradient"
     kind: str            # the problems it runs on
@@ -87,13 +87,17 @@ PROBLEMS += [
 ]
 
 SINGLE = ["perceptron", "log_loss", "logistic_squared_error", "squared_error"]
-MULTI = ["multiclass_perceptron", "softmax"]
+MULTI = ["multiclass_perceptron", "softmax_cross_entropy"]
+# the tables' name of a loss where it differs from the loss's key: softmax
+# regression's loss is "softmax" there
+SHORT = {"softmax_cross_entropy": "softmax"}
 
 MODELS = (
-    [Model(f"{loss}/epoch", loss, "epoch", "binary") for loss in SINGLE]
-    + [Model(f"{loss}/epoch", loss, "epoch", "multiclass") for loss in MULTI]
-    + [Model(f"{loss}/gradient", loss, "gradient", "binary") for loss in SINGLE]
-    + [Model(f"{loss}/gradient", loss, "gradient", "multiclass") for loss in MULTI]
+    [Model(f"{SHORT.get(loss, loss)}/epoch", loss, "epoch", "binary") for loss in SINGLE]
+    + [Model(f"{SHORT.get(loss, loss)}/epoch", loss, "epoch", "multiclass") for loss in MULTI]
+    + [Model(f"{SHORT.get(loss, loss)}/gradient", loss, "gradient", "binary") for loss in SINGLE]
+    + [Model(f"{SHORT.get(loss, loss)}/gradient", loss, "gradient", "multiclass")
+       for loss in MULTI]
     # one epoch of the network: 128 sigmoid units, softmax output, batch 128
-    + [Model("mlp128/epoch", "softmax", "network-epoch", "network")]
+    + [Model("mlp128/epoch", "softmax_cross_entropy", "network-epoch", "network")]
 )

@@ -393,8 +393,19 @@ class SGDEstimator(Estimator):
     epoch loop, over the backend chosen by ``backend``.
 
     Subclasses define ``_kind`` ("linear" or "network"), ``_estimator_type``,
-    ``_multiclass`` and the hooks ``_check_model_params``, ``_n_outputs``,
-    ``_init_state``, ``_epoch`` and ``_publish``.
+    ``_multiclass`` and the hooks
+
+    * ``_check_model_params()``: their own hyper-parameters;
+    * ``_n_outputs(classes)``: the number of outputs;
+    * ``_init_state(n_features, n_outputs, dtype, rng, continue_from)``: the
+      working parameters (a dict), fresh or continued;
+    * ``_epoch(module, X, y, sw, state, order, batch, t)``: one epoch, all
+      of it in ``module.sgd_epoch`` (a full batch is batch = n over the
+      identity order); returns (data loss, t);
+    * ``_state_arrays(state)``: the arrays the divergence check looks at;
+    * ``_publish(state)``: the fitted attributes (``coef_`` ...).
+
+    The linear models also name their ``_loss`` (a key of ``fastlin._losses``).
 
     A fit keeps its working parameters private and publishes them (``coef_``
     ...) only when it succeeds: a call that raises (bad input, divergence)
@@ -536,11 +547,11 @@ class SGDEstimator(Estimator):
         best, stale, converged = np.inf, 0, False
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
-            if self.batch_size is None:
-                order = self._full_batch_order(n_samples)
-            elif self.shuffle:
+            if self.shuffle and self.batch_size is not None:
                 order = rng.permutation(n_samples).astype(np.intp, copy=False)
             else:
+                # no shuffling, or the full batch: its one step sums every
+                # row whatever the order (and draws nothing from rng)
                 order = np.arange(n_samples, dtype=np.intp)
             loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
             loss = float(loss)
@@ -575,11 +586,6 @@ class SGDEstimator(Estimator):
         self._dtype = X.dtype
         self._rng = rng
         return self
-
-    def _full_batch_order(self, n_samples):
-        """The ``order`` a full-batch epoch passes to the kernel (the sample
-        order does not matter there)."""
-        return np.arange(n_samples, dtype=np.intp)
 
     def _check_finite(self, loss, state, epoch):
         bad = not np.isfinite(loss)

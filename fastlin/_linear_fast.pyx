@@ -8,24 +8,39 @@ docstring for the conventions: W (m, c), b (c,), a mean objective with
     sgd_epoch(X, y, W, b, order, loss, *, eta0, ...) -> (epoch_loss, t)
     gradient(X, y, W, b, loss, alpha, sample_weight) -> (J, grad_W, grad_b)
 
-Three loop shapes, each one cdef function whatever the loss (the loss is an
-inline function of the score, from ``_loss.pxd``):
+``sgd_epoch`` takes every step of a fit, whatever the batch size, and
+reports the epoch's data loss (no penalty). ``loss`` is a name of the table
+``fastlin._losses``, which gives its kind code for the inline loss functions
+of ``_loss.pxd`` and whether it takes labels or real targets (``_py_loss``
+exposes those functions to the tests).
+
+Four loop shapes, each one cdef function whatever the loss (the loss is an
+inline function of the score):
 
 * ``_per_sample_epoch``: one step per sample of ``order``. The L2 shrinkage
-  W ← (1 − ηα) W is kept as a scalar (W = scale · V), so a step touches only
-  the rows of V whose loss derivative is non-zero (none for a perceptron that
-  classifies the sample right, two for the multi-class perceptron). The
-  average W̄ is kept lazily in the same way (see ``Averages``).
-* ``_minibatch_epoch``: one step per run of ``batch_size`` indices of
-  ``order``, each gradient from ``_batch_gradient``.
-* ``_batch_gradient``: the fused full-batch pass: for each row the score, the
+  W ← (1 − ηα) W is kept as a scalar (W = scale · Wtᵀ), so a step touches
+  only the rows of Wt whose loss derivative is non-zero (none for a
+  perceptron that classifies the sample right, two for the multi-class
+  perceptron). The average W̄ is kept lazily in the same way (see
+  ``Averages``).
+* ``_minibatch_epoch``: one step (``_step``) per run of ``batch_size``
+  indices of ``order``, each gradient from ``_batch_gradient``.
+* ``_batch_gradient``: the fused gradient pass: for each row the score, the
   loss derivative and the accumulation of Xᵀ D in one sweep, so X is read
   once per gradient.
+* ``_multi_gradient_blocked``: the multi-class full-batch gradient, 256 rows
+  at a time through two BLAS products (S_B = X_B W, then X_Bᵀ D_B).
 
-Inside, the weights are held transposed and in float64, V (c, m), so that
-each class's weight vector is one contiguous row read against the rows of X;
-they are copied in from W at the start and written back (in X's dtype) at
-the end, which costs O(m c), nothing next to an epoch.
+The full batch (one batch that holds every row once: ``batch_size >= n``
+and ``order`` a permutation of 0..n−1, as the estimators pass for
+``batch_size=None``) is one step of ``sgd_epoch`` too: its gradient comes
+from ``_full_gradient`` (the last two shapes, over the rows in storage
+order; ``gradient`` returns the same), then ``_step``.
+
+Inside, the weights are held transposed and in float64, Wt = Wᵀ (c, m), so
+that each class's weight vector is one contiguous row read against the rows
+of X; they are copied in from W at the start and written back (in X's dtype)
+at the end, which costs O(m c), nothing next to an epoch.
 
 Precision, exactly: the per-sample epochs, the minibatch gradients and the
 single-output float64 full-batch gradient accumulate dot products and
@@ -56,22 +71,15 @@ outside the arrays), then run the whole loop in one ``with nogil:``.
 from cython cimport floating
 from libc.math cimport pow
 
+import operator
+
 import numpy as np
 
 from ._blas cimport gemm
-from ._loss cimport (LossKind, SQUARED_ERROR, LOGISTIC_SQUARED_ERROR, LOG_LOSS,
-                     PERCEPTRON, MULTICLASS_PERCEPTRON, SOFTMAX,
-                     single_loss, multi_loss)
+from ._loss cimport LossKind, single_loss, multi_loss
 
-_LOSS_KINDS = {
-    "squared_error": SQUARED_ERROR,
-    "logistic_squared_error": LOGISTIC_SQUARED_ERROR,
-    "log_loss": LOG_LOSS,
-    "perceptron": PERCEPTRON,
-    "multiclass_perceptron": MULTICLASS_PERCEPTRON,
-    "softmax": SOFTMAX,
-}
-_SCHEDULES = ("constant", "invscaling")
+from . import _losses
+from ._numeric import INT_MAX, SCHEDULES
 
 cdef extern from *:
     """
@@ -97,15 +105,15 @@ cdef Py_ssize_t _prefetch_distance(Py_ssize_t row_bytes) noexcept nogil:
     return min(max(ahead, 2), 16)
 
 
-# Fold the scale into V once it falls below this (or to zero or below). The
-# lazy average's A + C V − U loses about (unit round-off)/scale to
+# Fold the scale into Wt once it falls below this (or to zero or below). The
+# lazy average's A + C Wt − U loses about (unit round-off)/scale to
 # cancellation, so the floor is kept well above scikit-learn's 1e-9; a fold
 # costs O(m c) and comes every log(1e6)/(ηα) steps, rarely.
 cdef double MIN_SCALE = 1e-6
 
 
 # ---------------------------------------------------------------------------
-# Row primitives (x is a row of X; V holds the c weight rows, float64)
+# Row primitives (x is a row of X; Wt = Wᵀ holds the c weight rows, float64)
 # ---------------------------------------------------------------------------
 
 cdef extern from *:
@@ -440,32 +448,33 @@ cdef enum:
     F32_FLUSH_ROWS = 128
 
 
-cdef inline void _scores(const floating* x, const double* V, Py_ssize_t m,
+cdef inline void _scores(const floating* x, const double* Wt, Py_ssize_t m,
                          Py_ssize_t c, double scale, const double* b,
                          double* s) noexcept nogil:
-    # s = scale · (x @ Vᵀ) + b
+    # s = scale · (x @ W) + b, with the weights transposed: Wt = Wᵀ (c, m)
     if floating is double:
-        fastlin_scores_d(x, V, m, c, scale, b, s)
+        fastlin_scores_d(x, Wt, m, c, scale, b, s)
     else:
-        fastlin_scores_f(x, V, m, c, scale, b, s)
+        fastlin_scores_f(x, Wt, m, c, scale, b, s)
 
 
-cdef inline void _update(const floating* x, const double* a, double* V,
+cdef inline void _update(const floating* x, const double* a, double* R,
                          Py_ssize_t m, Py_ssize_t c) noexcept nogil:
-    # V_j += a_j x for every j with a_j ≠ 0
+    # R_j += a_j x for every j with a_j ≠ 0; R (c, m) is Wt, a gradient G or
+    # the lazy average's U
     if floating is double:
-        fastlin_update_d(x, a, V, m, c)
+        fastlin_update_d(x, a, R, m, c)
     else:
-        fastlin_update_f(x, a, V, m, c)
+        fastlin_update_f(x, a, R, m, c)
 
 
-cdef inline void _block_scores(const floating** xs, const double* V, Py_ssize_t m,
+cdef inline void _block_scores(const floating** xs, const double* Wt, Py_ssize_t m,
                                Py_ssize_t c, const double* b, double* S) noexcept nogil:
-    # S[r] = xs[r] @ Vᵀ + b for the BLOCK rows xs[r]
+    # S[r] = xs[r] @ W + b for the BLOCK rows xs[r], Wt = Wᵀ (c, m)
     if floating is double:
-        fastlin_block_scores_d(xs, V, m, c, b, S)
+        fastlin_block_scores_d(xs, Wt, m, c, b, S)
     else:
-        fastlin_block_scores_f(xs, V, m, c, b, S)
+        fastlin_block_scores_f(xs, Wt, m, c, b, S)
 
 
 cdef inline void _block_update(const floating** xs, const double* D, double* G,
@@ -499,7 +508,7 @@ cdef inline double _sample_loss(LossKind kind, const double* s, Py_ssize_t c,
 # ---------------------------------------------------------------------------
 
 cdef struct Model:
-    double* V            # (c, m): W = scale · Vᵀ
+    double* Wt           # (c, m): W = scale · Wtᵀ, the weights transposed
     double* b            # (c,)
     double scale
     Py_ssize_t m, c
@@ -516,11 +525,12 @@ cdef struct Steps:
 
 
 cdef struct Averages:
-    # W̄_t = (1/t) Σ_{k<=t} W_k is kept as A + C V − U (all (c, m) but C):
-    # a step V ← V + u g adds C·u·g to U, then C ← C + scale. (Σ_k W_k =
-    # Σ_k scale_k V_k and V_k = V_0 + Σ_{j<=k} u_j g_j give
-    # Σ_{k<=t} W_k = C_t V_t − Σ_j C_{j−1} u_j g_j with C_t = Σ_{k<=t} scale_k.)
-    # A starts as t₀ W̄ and absorbs C V − U whenever the scale is folded into V.
+    # W̄_t = (1/t) Σ_{k<=t} W_k is kept (transposed, as Wt) as A + C Wt − U
+    # (all (c, m) but C): a step Wt ← Wt + u g adds C·u·g to U, then
+    # C ← C + scale. (Σ_k W_k = Σ_k scale_k Wt_k and
+    # Wt_k = Wt_0 + Σ_{j<=k} u_j g_j give
+    # Σ_{k<=t} W_k = C_t Wt_t − Σ_j C_{j−1} u_j g_j with C_t = Σ_{k<=t} scale_k.)
+    # A starts as t₀ W̄ and absorbs C Wt − U whenever the scale is folded into Wt.
     bint on
     double* A
     double* U
@@ -537,26 +547,26 @@ cdef inline double _eta(Steps* st) noexcept nogil:
 
 cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
     # W ← factor · W, by scaling the scalar only; once it gets small (or not
-    # positive, or NaN) W = scale · V is written out into V and scale = 1.
+    # positive, or NaN) W = scale · Wtᵀ is written out into Wt and scale = 1.
     cdef Py_ssize_t k, size = M.c * M.m
     cdef double new_scale = M.scale * factor
     if new_scale > MIN_SCALE:
         M.scale = new_scale
         return
     if avg.on:
-        # A ← A + C V − U, C ← 0, U ← 0: the lazy average in terms of the old V
+        # A ← A + C Wt − U, C ← 0, U ← 0: the lazy average in terms of the old Wt
         for k in range(size):
-            avg.A[k] += avg.C * M.V[k] - avg.U[k]
+            avg.A[k] += avg.C * M.Wt[k] - avg.U[k]
             avg.U[k] = 0.0
         avg.C = 0.0
-    # V ← new_scale · V, scale ← 1
+    # Wt ← new_scale · Wt, scale ← 1
     for k in range(size):
-        M.V[k] *= new_scale
+        M.Wt[k] *= new_scale
     M.scale = 1.0
 
 
 # ---------------------------------------------------------------------------
-# The three loop shapes
+# The loop shapes
 # ---------------------------------------------------------------------------
 
 cdef double _per_sample_epoch(
@@ -584,8 +594,8 @@ cdef double _per_sample_epoch(
             if sample_weight != NULL:
                 FASTLIN_PREFETCH(&sample_weight[q])
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
-        # s = x_i @ W + b = scale · (x_i @ Vᵀ) + b
-        _scores(x, M.V, m, c, M.scale, M.b, s)
+        # s = x_i @ W + b = scale · (x_i @ Wtᵀ) + b
+        _scores(x, M.Wt, m, c, M.scale, M.b, s)
         # l, d = loss(s, y_i)
         l = _sample_loss(kind, s, c, y, labels, i, d)
         total += w_i * l
@@ -601,9 +611,9 @@ cdef double _per_sample_epoch(
         u = -eta * w_i / M.scale
         for j in range(c):
             d[j] *= u
-        # W ← W − η w_i x_iᵀ d, i.e. V_j ← V_j + u_j x_i for each u_j ≠ 0 (the
+        # W ← W − η w_i x_iᵀ d, i.e. Wt_j ← Wt_j + u_j x_i for each u_j ≠ 0 (the
         # perceptrons touch no row on a right answer, two rows on a multi-class mistake)
-        _update(x, d, M.V, m, c)
+        _update(x, d, M.Wt, m, c)
         if avg.on:
             # U_j ← U_j + C u_j x_i
             for j in range(c):
@@ -623,7 +633,7 @@ cdef double _batch_gradient(
         double* G, double* gb, double* s, double* d,
         const float* w32=NULL, float* g32=NULL) noexcept nogil:
     """The fused gradient over rows i = rows[p] (or i = p when rows is NULL)
-    for p in start..stop-1, n_B = stop − start of them, with W = Vᵀ
+    for p in start..stop-1, n_B = stop − start of them, with W = Wtᵀ
     (rows has n_rows entries, prefetched ahead across batches):
 
         D_i = w_i ∂l/∂s_i / n_B,   G += Σ_i D_iᵀ x_i  (c, m),   gb += Σ_i D_i
@@ -675,7 +685,7 @@ cdef double _batch_gradient(
                 for r in range(BLOCK):
                     s[r] += M.b[0]
             else:
-                _block_scores(xs, M.V, m, c, M.b, s)
+                _block_scores(xs, M.Wt, m, c, M.b, s)
             for r in range(BLOCK):
                 i = idx[r]
                 w_i = 1.0 if sample_weight == NULL else sample_weight[i]
@@ -704,7 +714,7 @@ cdef double _batch_gradient(
             x = &X[i, 0]
             w_i = 1.0 if sample_weight == NULL else sample_weight[i]
             # s = x_i @ W + b
-            _scores(x, M.V, m, c, 1.0, M.b, s)
+            _scores(x, M.Wt, m, c, 1.0, M.b, s)
             # l, d = loss(s, y_i)
             l = _sample_loss(kind, s, c, y, labels, i, d)
             total += w_i * l
@@ -781,6 +791,59 @@ cdef double _multi_gradient_blocked(
     return total
 
 
+cdef double _full_gradient(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const floating* W, LossKind kind,
+        const Model* M, double* G, double* gb, floating* SB, floating* GB,
+        float* g32, double* s, double* d) noexcept nogil:
+    """G, gb ← the gradient of the mean loss over every row of X, taken in
+    storage order at W = Wtᵀ (W: the same weights in X's dtype, (m, c));
+    returns Σ_i w_i l_i.
+
+    With SB (GEMM_ROWS, c) and GB (c, m) scratch (multi-class models whose
+    sizes fit BLAS's C ints), 256-row blocks through two BLAS products
+    (``_multi_gradient_blocked``); otherwise the fused pass
+    (``_batch_gradient``), single-output float32 models in its float32 lanes
+    with g32 (m,) scratch."""
+    cdef Py_ssize_t k
+    for k in range(M.c * M.m):
+        G[k] = 0.0
+    for k in range(M.c):
+        gb[k] = 0.0
+    if SB != NULL:
+        return _multi_gradient_blocked(X, labels, sample_weight, W, kind, M,
+                                       G, gb, SB, GB, s, d)
+    if floating is float and M.c == 1:
+        return _batch_gradient(X, y, labels, sample_weight, NULL, 0, 0, X.shape[0], kind,
+                               M, G, gb, s, d, W, g32)
+    return _batch_gradient(X, y, labels, sample_weight, NULL, 0, 0, X.shape[0], kind,
+                           M, G, gb, s, d)
+
+
+cdef void _step(Model* M, Steps* st, const double* G, const double* gb,
+                double* W_avg, double* b_avg) noexcept nogil:
+    """One step from the gradient (G, gb) of a batch's mean loss, t ← t + 1:
+
+        W ← W − η_t (G + α W),  b ← b − η_t gb  (if fit_intercept),
+        W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t  (W_avg (c, m), or NULL)
+
+    on W = Wtᵀ (scale 1)."""
+    cdef Py_ssize_t k, j, size = M.m * M.c
+    cdef double eta
+    st.t += 1
+    eta = _eta(st)
+    for k in range(size):
+        M.Wt[k] -= eta * (G[k] + st.alpha * M.Wt[k])
+    if st.fit_intercept:
+        for j in range(M.c):
+            M.b[j] -= eta * gb[j]
+    if W_avg != NULL:
+        for k in range(size):
+            W_avg[k] += (M.Wt[k] - W_avg[k]) / st.t
+        for j in range(M.c):
+            b_avg[j] += (M.b[j] - b_avg[j]) / st.t
+
+
 cdef double _minibatch_epoch(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const Py_ssize_t[::1] order,
@@ -791,7 +854,7 @@ cdef double _minibatch_epoch(
     Σ_i w_i l_i (each before its batch's step). W_avg is NULL or (c, m)."""
     cdef Py_ssize_t start, stop, k, j, size = M.m * M.c
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef double eta, total = 0.0
+    cdef double total = 0.0
     start = 0
     while start < n_order:
         stop = min(start + batch_size, n_order)
@@ -802,35 +865,26 @@ cdef double _minibatch_epoch(
         # G, gb = gradient of the batch's mean loss
         total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
                                  start, stop, kind, M, G, gb, s, d)
-        st.t += 1
-        eta = _eta(st)
-        # W ← W − η (G + α W)
-        for k in range(size):
-            M.V[k] -= eta * (G[k] + st.alpha * M.V[k])
-        # b ← b − η gb
-        if st.fit_intercept:
-            for j in range(M.c):
-                M.b[j] -= eta * gb[j]
-        if W_avg != NULL:
-            # W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t
-            for k in range(size):
-                W_avg[k] += (M.V[k] - W_avg[k]) / st.t
-            for j in range(M.c):
-                b_avg[j] += (M.b[j] - b_avg[j]) / st.t
+        _step(M, st, G, gb, W_avg, b_avg)
         start = stop
     return total
+
+
+cdef bint _every_row_once(const Py_ssize_t[::1] order, unsigned char* seen) noexcept nogil:
+    # True when order (n entries, each in 0..n-1) holds each of the n rows
+    # once; seen (n,) starts at zero
+    cdef Py_ssize_t p, i
+    for p in range(order.shape[0]):
+        i = order[p]
+        if seen[i]:
+            return False
+        seen[i] = 1
+    return True
 
 
 # ---------------------------------------------------------------------------
 # Python-level functions: checks, then one nogil block
 # ---------------------------------------------------------------------------
-
-def _loss_kind(loss):
-    try:
-        return _LOSS_KINDS[loss]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(_LOSS_KINDS)}") from None
-
 
 def _check_array(name, a, dtype, shape):
     """``a`` must be an ndarray of exactly this dtype and shape."""
@@ -867,7 +921,9 @@ def _check_indices(name, idx, Py_ssize_t n):
 
 
 def _check_model(X, y, W, b, loss, sample_weight):
-    """Shared checks; returns (kind, labels or None, y or None, sample_weight)."""
+    """Shared checks; returns (kind, labels or None, y or None, sample_weight).
+    The loss is a row of ``fastlin._losses``: its kind, and whether it takes
+    labels and c outputs or real targets and one output."""
     n, m = X.shape[0], X.shape[1]
     c = W.shape[1]
     if n == 0:
@@ -876,9 +932,9 @@ def _check_model(X, y, W, b, loss, sample_weight):
         raise ValueError(f"W must have shape ({m}, c) for X of shape {X.shape}, got {W.shape}")
     if b.shape[0] != c:
         raise ValueError(f"b must have shape ({c},) for W of shape {W.shape}, got {b.shape}")
-    kind = _loss_kind(loss)
+    row = _losses.get(loss)
     dtype = np.asarray(X).dtype
-    if kind == MULTICLASS_PERCEPTRON or kind == SOFTMAX:
+    if row.multiclass:
         labels = _check_indices("y (class labels)", y, c)
         if labels.shape[0] != n:
             raise ValueError(f"y must have shape ({n},), got {y.shape}")
@@ -890,7 +946,7 @@ def _check_model(X, y, W, b, loss, sample_weight):
         labels = None
     if sample_weight is not None:
         _check_array("sample_weight", sample_weight, dtype, (n,))
-    return kind, labels, y_real, sample_weight
+    return row.kind, labels, y_real, sample_weight
 
 
 cdef int _input_pointers(object y_obj, object labels_obj, object sw_obj,
@@ -913,25 +969,43 @@ cdef int _input_pointers(object y_obj, object labels_obj, object sw_obj,
     return 0
 
 
+def _full_gradient_scratch(dtype, Py_ssize_t n, Py_ssize_t m, Py_ssize_t c):
+    """The scratch of ``_full_gradient``: (SB, GB, g32), SB and GB None unless
+    the model is multi-class with sizes BLAS takes (C ints)."""
+    blas = c > 1 and m <= INT_MAX and c <= INT_MAX
+    SB = np.empty((min(n, <Py_ssize_t>GEMM_ROWS), c), dtype=dtype) if blas else None
+    GB = np.empty((c, m), dtype=dtype) if blas else None
+    return SB, GB, np.empty(m, dtype=np.float32)
+
+
 def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
               order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
               W_avg=None, b_avg=None):
     """One epoch of (minibatch) SGD over ``order``, in place; returns
-    ``(epoch_loss, t)``. Same as ``fastlin.reference.linear.sgd_epoch``: see
-    there for the update rule. Batch size 1 runs the per-sample kernel (with
-    the L2 shrinkage and the average kept lazily), larger ones the minibatch
-    kernel. X, y (single-output), W, b, sample_weight, W_avg and b_avg share
-    X's dtype; y (multi-class) and order are intp."""
+    ``(epoch_loss, t)``, epoch_loss the data loss (1/n) Σ_i w_i l_i without
+    the penalty. Same as ``fastlin.reference.linear.sgd_epoch``: see there
+    for the update rule. Three paths:
+
+    * batch size 1: the per-sample kernel (the L2 shrinkage and the average
+      kept lazily);
+    * one batch of every row (``batch_size >= n`` and ``order`` a permutation
+      of 0..n−1, e.g. the identity): one full-batch gradient-descent step,
+      its gradient summed over the rows in storage order by the full-batch
+      pass (``_full_gradient``, as ``gradient``);
+    * otherwise the minibatch kernel (any order, repeats and gaps included).
+
+    X, y (single-output), W, b, sample_weight, W_avg and b_avg share X's
+    dtype; y (multi-class) and order are intp."""
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
     cdef const Py_ssize_t[::1] order_v = _check_indices("order", order, n)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if schedule not in _SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {_SCHEDULES}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
     if t < 0:
         raise ValueError(f"t must be >= 0, got {t}")
     if (W_avg is None) != (b_avg is None):
@@ -944,6 +1018,14 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         if not W_avg.flags.c_contiguous:
             raise ValueError("W_avg must be C-contiguous")
 
+    # one full-batch step when the one batch holds every row once (O(n) to check)
+    cdef unsigned char[::1] seen
+    cdef bint full_batch = False
+    if batch_size > 1 and batch_size >= n and order_v.shape[0] == n:
+        seen = np.zeros(n, dtype=np.uint8)
+        with nogil:
+            full_batch = _every_row_once(order_v, &seen[0])
+
     # pointers to the optional inputs (NULL when absent)
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
@@ -955,8 +1037,8 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         W_avg_v = W_avg
         b_avg_v = b_avg
 
-    # float64 working copies: V = Wᵀ (c, m), b, and the averaging state
-    cdef double[:, ::1] V = np.array(np.asarray(W).T, dtype=np.float64, order="C")
+    # float64 working copies: Wt = Wᵀ (c, m), b, and the averaging state
+    cdef double[:, ::1] Wt = np.array(np.asarray(W).T, dtype=np.float64, order="C")
     cdef double[::1] b64 = np.array(b, dtype=np.float64)
     cdef double[::1] s = np.empty(BLOCK * c), d = np.empty(BLOCK * c)
     cdef double[:, ::1] A, U, G
@@ -968,8 +1050,19 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     if batch_size > 1:
         G = np.empty((c, m))
         gb = np.empty(c)
+    # the full-batch pass's scratch
+    cdef floating[:, ::1] SB, GB
+    cdef float[::1] g32
+    cdef bint use_blas = False
+    if full_batch:
+        SB_arr, GB_arr, g32_arr = _full_gradient_scratch(dtype, n, m, c)
+        g32 = g32_arr
+        use_blas = SB_arr is not None
+        if use_blas:
+            SB = SB_arr
+            GB = GB_arr
 
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
+    cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
                          ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha,
                           invscaling=schedule == "invscaling",
@@ -991,16 +1084,26 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                     avg.A[k] *= t0
             total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
                                       &M, &st, &avg, &s[0], &d[0])
+        elif full_batch:
+            # G, gb = the gradient at the caller's W (still the step's start)
+            total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
+                                   &G[0, 0], &gb[0],
+                                   &SB[0, 0] if use_blas else NULL,
+                                   &GB[0, 0] if use_blas else NULL,
+                                   &g32[0], &s[0], &d[0])
+            _step(&M, &st, &G[0, 0], &gb[0],
+                  &A[0, 0] if average else NULL,
+                  &b_avg64[0] if average else NULL)
         else:
             total = _minibatch_epoch(X, y_p, labels_p, sw_p, order_v, batch_size,
                                      kind, &M, &st,
                                      &A[0, 0] if average else NULL,
                                      &b_avg64[0] if average else NULL,
                                      &G[0, 0], &gb[0], &s[0], &d[0])
-        # W = scale · Vᵀ, b, in X's dtype
+        # W = scale · Wtᵀ, b, in X's dtype
         for k in range(m):
             for j in range(c):
-                W[k, j] = <floating>(M.scale * V[j, k])
+                W[k, j] = <floating>(M.scale * Wt[j, k])
         for j in range(c):
             b[j] = <floating>b64[j]
         if average and st.t > 0:
@@ -1009,9 +1112,9 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
             for k in range(m):
                 for j in range(c):
                     if batch_size == 1:
-                        # W̄ = (A + C V − U) / t
+                        # W̄ = (A + C Wt − U) / t
                         W_avg_v[k, j] = <floating>(
-                            (A[j, k] + avg.C * V[j, k] - U[j, k]) / st.t)
+                            (A[j, k] + avg.C * Wt[j, k] - U[j, k]) / st.t)
                     else:
                         W_avg_v[k, j] = <floating>A[j, k]
     return total / n, st.t
@@ -1025,8 +1128,10 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
         D = w ⊙ ∂l/∂S / n,  ∇W = Xᵀ D + α W,  ∇b = Σ_i D_i,
         J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
 
-    computed in one sweep over X (``_batch_gradient``); grad_W and grad_b
-    have X's dtype."""
+    by the full-batch pass that ``sgd_epoch`` steps from (``_full_gradient``):
+    for a single-output model one fused sweep over X (``_batch_gradient``),
+    for a multi-class one two BLAS products per block of 256 rows
+    (``_multi_gradient_blocked``). grad_W and grad_b have X's dtype."""
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
@@ -1037,43 +1142,68 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     _input_pointers(y_obj, labels_obj, sw_obj, &y_p, &labels_p, &sw_p)
 
     dtype = np.asarray(X).dtype
-    cdef double[:, ::1] V = np.array(np.asarray(W).T, dtype=np.float64, order="C")
+    cdef double[:, ::1] Wt = np.array(np.asarray(W).T, dtype=np.float64, order="C")
     cdef double[::1] b64 = np.array(b, dtype=np.float64)
-    cdef double[:, ::1] G = np.zeros((c, m))
-    cdef double[::1] gb = np.zeros(c), s = np.empty(BLOCK * c), d = np.empty(BLOCK * c)
+    cdef double[:, ::1] G = np.empty((c, m))
+    cdef double[::1] gb = np.empty(c), s = np.empty(BLOCK * c), d = np.empty(BLOCK * c)
     grad_W_arr = np.empty((m, c), dtype=dtype)
     grad_b_arr = np.empty(c, dtype=dtype)
+    SB_arr, GB_arr, g32_arr = _full_gradient_scratch(dtype, n, m, c)
     cdef floating[:, ::1] SB, GB
-    cdef float[::1] g32 = np.empty(m, dtype=np.float32)
-    # the BLAS products take C int sizes: wider models go through the row loop
-    cdef bint use_blas = c > 1 and m <= 2147483647 and c <= 2147483647
+    cdef float[::1] g32 = g32_arr
+    cdef bint use_blas = SB_arr is not None
     if use_blas:
-        SB = np.empty((min(n, <Py_ssize_t>GEMM_ROWS), c), dtype=dtype)
-        GB = np.empty((c, m), dtype=dtype)
+        SB = SB_arr
+        GB = GB_arr
     cdef floating[:, ::1] grad_W = grad_W_arr
     cdef floating[::1] grad_b = grad_b_arr
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
+    cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
                          ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Py_ssize_t k, j
     cdef double total, sq = 0.0
     with nogil:
-        # D, Xᵀ D, Σ D, Σ w l in one pass
-        if use_blas:
-            total = _multi_gradient_blocked(X, labels_p, sw_p, &W[0, 0], kind, &M,
-                                            &G[0, 0], &gb[0], &SB[0, 0], &GB[0, 0],
-                                            &s[0], &d[0])
-        else:
-            total = _batch_gradient(X, y_p, labels_p, sw_p, NULL, 0, 0, n, kind, &M,
-                                    &G[0, 0], &gb[0], &s[0], &d[0],
-                                    <const float*>&W[0, 0] if floating is float else NULL,
-                                    &g32[0] if floating is float else NULL)
+        # D, Xᵀ D, Σ D, Σ w l
+        total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
+                               &G[0, 0], &gb[0],
+                               &SB[0, 0] if use_blas else NULL,
+                               &GB[0, 0] if use_blas else NULL,
+                               &g32[0], &s[0], &d[0])
         # ∇W = Xᵀ D + α W,  ||W||²
         for k in range(m):
             for j in range(c):
-                grad_W[k, j] = <floating>(G[j, k] + alpha * V[j, k])
-                sq += V[j, k] * V[j, k]
+                grad_W[k, j] = <floating>(G[j, k] + alpha * Wt[j, k])
+                sq += Wt[j, k] * Wt[j, k]
         for j in range(c):
             grad_b[j] = <floating>gb[j]
     # (α/2)||W||² only when α ≠ 0: ||W||² overflows for |W| > ~1e154, and
     # 0 · inf would turn a finite objective into NaN
     return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
+
+
+def _py_loss(int kind, s, y):
+    """One sample's loss and derivative ``(l, dl)`` from the kernel's own
+    inline functions (``fastlin/_loss.pxd``), for the tests.
+
+    A number ``s`` (the score) with a real target ``y`` goes through
+    ``single_loss`` (dl a float); a 1-D score vector ``s`` (c,) with an
+    integer label ``y`` in 0..c−1 through ``multi_loss`` (dl an array (c,)).
+    ``kind`` is the code of a row of ``fastlin._losses``; a code with no
+    branch of that shape gives NaN for both."""
+    cdef double l, dl
+    cdef double[::1] s_v, d_v
+    cdef Py_ssize_t c, label
+    if np.ndim(s) == 0:
+        l = single_loss(<LossKind>kind, float(s), float(y), &dl)
+        return l, dl
+    s_arr = np.array(s, dtype=np.float64)
+    if s_arr.ndim != 1 or s_arr.shape[0] == 0:
+        raise ValueError(f"s must be a number or a non-empty 1-D score vector, got shape {s_arr.shape}")
+    c = s_arr.shape[0]
+    label = operator.index(y)
+    if not 0 <= label < c:
+        raise ValueError(f"label {label} is outside 0..{c - 1}")
+    d_arr = np.empty(c)
+    s_v = s_arr
+    d_v = d_arr
+    l = multi_loss(<LossKind>kind, &s_v[0], c, label, &d_v[0])
+    return l, d_arr

@@ -5,20 +5,26 @@
 # writes its derivative ∂l/∂s. Everything is computed from the score, never
 # from a clipped probability, so |s| up to 1e300 gives finite values.
 #
+# Every loss has its own branch; a kind without one (or a multi-class kind
+# given to single_loss, a single-output one to multi_loss) gives NaN for the
+# loss and the derivative, never another loss's formula. The def layers only
+# pass kinds from the table of fastlin/_losses.py, which they check first.
+#
 # All helpers are `noexcept nogil`: they are called from inside the kernels'
 # nogil loops, and a Cython 3 cdef function without `noexcept` would check
 # for a Python exception after every call.
-from libc.math cimport exp, fabs, log, log1p
+from libc.math cimport NAN, exp, fabs, log, log1p
 
 
 cdef enum LossKind:
-    # The loss names of fastlin.reference.losses.LOSSES, as small integers.
-    SQUARED_ERROR
-    LOGISTIC_SQUARED_ERROR
-    LOG_LOSS
-    PERCEPTRON
-    MULTICLASS_PERCEPTRON
-    SOFTMAX
+    # The ``kind`` codes of the rows of fastlin/_losses.py (the tests check
+    # each row's code against its reference function through _py_loss).
+    SQUARED_ERROR = 0
+    LOGISTIC_SQUARED_ERROR = 1
+    LOG_LOSS = 2
+    PERCEPTRON = 3
+    MULTICLASS_PERCEPTRON = 4
+    SOFTMAX_CROSS_ENTROPY = 5
 
 
 cdef inline double sigmoid(double s) noexcept nogil:
@@ -59,11 +65,14 @@ cdef inline double single_loss(LossKind kind, double s, double y,
         e = exp(-fabs(s))
         dl[0] = (1.0 / (1.0 + e) if s >= 0 else e / (1.0 + e)) - y
         return ((s if s > 0 else 0.0) + log1p(e)) - y * s
-    else:  # PERCEPTRON
+    elif kind == PERCEPTRON:
         # h = [s >= 0] (a score of exactly 0 predicts 1), l = (h − y) s,  ∂l/∂s = h − y
         h = 1.0 if s >= 0 else 0.0
         dl[0] = h - y
         return (h - y) * s
+    # not a single-output loss
+    dl[0] = NAN
+    return NAN
 
 
 cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
@@ -84,7 +93,7 @@ cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
         d[y_hat] += 1.0
         d[y] -= 1.0
         return smax - s[y]
-    else:  # SOFTMAX
+    elif kind == SOFTMAX_CROSS_ENTROPY:
         # l = log Σ_k e^(s_k) − s_y,  ∂l/∂s = softmax(s) − onehot(y),
         # with the max subtracted before exponentiating (log-sum-exp), and
         # l = log Σ_k e^(s_k − s_max) + (s_max − s_y) so the O(1) term survives
@@ -97,3 +106,7 @@ cdef inline double multi_loss(LossKind kind, const double* s, Py_ssize_t c,
             d[j] *= inv
         d[y] -= 1.0
         return log(total) + (smax - s[y])
+    # not a multi-class loss
+    for j in range(c):
+        d[j] = NAN
+    return NAN

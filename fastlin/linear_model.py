@@ -21,8 +21,8 @@ kept to continue from (``partial_fit``, ``warm_start``).
 """
 import numpy as np
 
+from . import _losses
 from ._base import SGDEstimator, check_param
-from ._numeric import learning_rate as _learning_rate
 from ._numeric import sigmoid, softmax
 
 _COMMON_PARAMS = """
@@ -146,36 +146,16 @@ class _LinearSGD(SGDEstimator):
             state["b_avg"] = b.copy() if prev is None else np.array(prev, dtype=dtype)
         return state
 
-    def _full_batch_order(self, n_samples):
-        return None             # the full-batch step calls gradient(), no order
-
     def _state_arrays(self, state):
         return [a for a in state.values() if a is not None]
 
     def _epoch(self, module, X, y, sw, state, order, batch, t):
-        W, b, W_avg, b_avg = state["W"], state["b"], state["W_avg"], state["b_avg"]
-        if self.batch_size is not None:
-            return module.sgd_epoch(
-                X, y, W, b, order, self._loss, eta0=self.learning_rate, batch_size=batch,
-                alpha=self.alpha, fit_intercept=self.fit_intercept,
-                schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-                sample_weight=sw, W_avg=W_avg, b_avg=b_avg)
-        # full batch: one gradient step per epoch
-        J, grad_W, grad_b = module.gradient(X, y, W, b, self._loss, self.alpha, sw)
-        # the penalty is left out of the reported loss (0 when α = 0, even for
-        # a W whose squares overflow)
-        if self.alpha != 0:
-            J -= 0.5 * self.alpha * float(np.sum(W * W, dtype=np.float64))
-        loss = J
-        t += 1
-        eta = _learning_rate(self.learning_rate_schedule, self.learning_rate, t, self.power_t)
-        W -= eta * grad_W
-        if self.fit_intercept:
-            b -= eta * grad_b
-        if W_avg is not None:
-            W_avg += (W - W_avg) / t
-            b_avg += (b - b_avg) / t
-        return loss, t
+        # the kernel takes every step, a full batch (batch = n) included
+        return module.sgd_epoch(
+            X, y, state["W"], state["b"], order, self._loss, eta0=self.learning_rate,
+            batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
+            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
+            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"])
 
     def _publish(self, state):
         self._W, self._b = state["W"], state["b"]
@@ -347,7 +327,8 @@ class LinearRegression(_LinearSGD):
 
 
 class LogisticRegression(_BinaryClassifier):
-    _LOSSES = {"log_loss": "log_loss", "squared_error": "logistic_squared_error"}
+    # the ``loss`` option -> the loss's name in fastlin._losses
+    _LOSSES = _losses.options("LogisticRegression")
 
     __doc__ = _doc(
         """Binary logistic regression trained by SGD.
@@ -475,7 +456,7 @@ class MulticlassPerceptron(_MulticlassClassifier):
 
 
 class SoftmaxRegression(_MulticlassClassifier):
-    _loss = "softmax"
+    _loss = "softmax_cross_entropy"
 
     __doc__ = _doc(
         """Softmax (multinomial logistic) regression trained by SGD.

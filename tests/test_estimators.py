@@ -28,7 +28,7 @@ MODELS = {
 LINEAR = [name for name in MODELS if name != "MLPClassifier"]
 LOSS_OF = {"LinearRegression": "squared_error", "LogisticRegression": "log_loss",
            "LogisticRegressionSquared": "logistic_squared_error", "Perceptron": "perceptron",
-           "MulticlassPerceptron": "multiclass_perceptron", "SoftmaxRegression": "softmax"}
+           "MulticlassPerceptron": "multiclass_perceptron", "SoftmaxRegression": "softmax_cross_entropy"}
 
 
 def make_data(kind, n=60, m=5, c=3, seed=0, dtype=np.float64):

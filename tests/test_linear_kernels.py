@@ -7,10 +7,10 @@ import pytest
 from conftest import relative_error
 
 from fastlin import _linear_fast as fast
+from fastlin._losses import MULTI_OUTPUT as MULTI
+from fastlin._losses import SINGLE_OUTPUT as SINGLE
 from fastlin.reference import linear as ref
 
-SINGLE = ["squared_error", "logistic_squared_error", "log_loss", "perceptron"]
-MULTI = ["multiclass_perceptron", "softmax"]
 LOSSES = SINGLE + MULTI
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -119,7 +119,7 @@ def test_l2_scale_renormalisation():
     steps (invscaling from η₀ = 1, α = 1.5): still the reference to 1e-10."""
     cases = [dict(eta0=0.1, alpha=9.0, t=1),
              dict(eta0=1.0, alpha=1.5, schedule="invscaling")]
-    for loss in ("log_loss", "softmax"):
+    for loss in ("log_loss", "softmax_cross_entropy"):
         X, y, W, b, sw, order = make_problem(loss, n=200)
         for kw in cases:
             fast_out, ref_out = run_both(X, y, W, b, order, loss, weighted_sw=sw,
@@ -146,7 +146,7 @@ def test_gradient_equals_reference(loss, alpha, weighted, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [127, 128, 131, 255, 256, 257, 700])
-@pytest.mark.parametrize("loss", ["softmax", "multiclass_perceptron",
+@pytest.mark.parametrize("loss", ["softmax_cross_entropy", "multiclass_perceptron",
                                   "squared_error", "log_loss", "perceptron"])
 def test_gradient_across_row_blocks(loss, n, dtype):
     """The multi-class gradient goes through blocks of 256 rows (two BLAS
@@ -164,7 +164,7 @@ def test_gradient_across_row_blocks(loss, n, dtype):
 @pytest.mark.parametrize("m", [1, 7, 8, 9, 33])
 def test_gradient_any_width(m):
     """Row lengths around the kernels' unrolling width."""
-    for loss in ("squared_error", "softmax"):
+    for loss in ("squared_error", "softmax_cross_entropy"):
         X, y, W, b, sw, _ = make_problem(loss, n=23, m=m)
         got = fast.gradient(X, y, W, b, loss, 0.1, sw)
         want = ref.gradient(X, y, W, b, loss, 0.1, sw)
@@ -174,7 +174,7 @@ def test_gradient_any_width(m):
 
 # -- inputs: dtypes, read-only, memmaps ---------------------------------------
 
-@pytest.mark.parametrize("loss", ["log_loss", "softmax"])
+@pytest.mark.parametrize("loss", ["log_loss", "softmax_cross_entropy"])
 def test_read_only_and_memmap_inputs(tmp_path, loss):
     X, y, W, b, sw, order = make_problem(loss)
     mm = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=X.dtype, shape=X.shape)
@@ -242,7 +242,7 @@ def _good(loss="log_loss"):
 
 def _bad_cases():
     X, y, W, b, sw, order = make_problem("log_loss")
-    _, yl, Wc, bc, _, _ = make_problem("softmax")
+    _, yl, Wc, bc, _, _ = make_problem("softmax_cross_entropy")
     return [
         ("X float32, W float64", dict(X=X.astype(np.float32)), (TypeError, ValueError)),
         ("X int", dict(X=X.astype(np.int64)), (TypeError, ValueError)),
@@ -261,8 +261,8 @@ def _bad_cases():
         ("order int32", dict(order=order.astype(np.int32)), TypeError),
         ("unknown loss", dict(loss="hinge"), ValueError),
         ("single-output loss, c = 3", dict(W=Wc, b=bc), ValueError),
-        ("labels out of range", dict(loss="softmax", W=Wc, b=bc, y=yl + 1), ValueError),
-        ("labels float", dict(loss="softmax", W=Wc, b=bc, y=yl.astype(np.float64)), TypeError),
+        ("labels out of range", dict(loss="softmax_cross_entropy", W=Wc, b=bc, y=yl + 1), ValueError),
+        ("labels float", dict(loss="softmax_cross_entropy", W=Wc, b=bc, y=yl.astype(np.float64)), TypeError),
     ]
 
 
@@ -286,3 +286,65 @@ def test_bad_options_raise(kw):
     X, y, W, b, sw, order = make_problem("log_loss")
     with pytest.raises(ValueError):
         fast.sgd_epoch(X, y, W, b, order, "log_loss", eta0=0.1, **kw)
+
+
+# -- the full-batch step of sgd_epoch ------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 127, 131, 256, 257, 700])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_full_batch_epoch_across_row_blocks(loss, n, dtype):
+    """One batch of every row (batch_size >= n, the identity order): the
+    step's gradient comes from the full-batch pass (the single-output float32
+    lanes flushed every 128 rows, the multi-class 256-row BLAS blocks), and
+    equals the reference's step, averages included."""
+    X, y, W, b, sw, _ = make_problem(loss, dtype, n=n, m=21, c=10)
+    order = np.arange(n, dtype=np.intp)
+    for batch_size in {max(n, 2), n + 5}:
+        fast_out, ref_out = run_both(X, y, W, b, order, loss, weighted_sw=sw, average=True,
+                                     eta0=0.1, batch_size=batch_size, alpha=0.2, t=3,
+                                     schedule="invscaling")
+        assert fast_out[0][1] == 4
+        assert_close(fast_out, ref_out, TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_full_batch_epoch_is_one_gradient_step(loss, dtype):
+    """sgd_epoch with one batch of every row is W ← W − η ∇J, b ← b − η ∇b,
+    W̄ ← W̄ + (W − W̄) / t from ``gradient``'s ∇J (the step the estimators
+    used to take themselves), and reports the data loss, J at α = 0; the
+    order of a full batch does not matter (a shuffled one gives the same)."""
+    X, y, W, b, sw, shuffled = make_problem(loss, dtype, n=300, m=13, c=4)
+    eta, alpha, t0 = 0.3, 0.2, 5
+    J0, gW, gb = fast.gradient(X, y, W, b, loss, alpha, sw)
+    data_loss = fast.gradient(X, y, W, b, loss, 0.0, sw)[0]
+    W_avg0, b_avg0 = (W + 0.1).astype(dtype), (b - 0.1).astype(dtype)
+    W_want = W.astype(np.float64) - eta * gW
+    b_want = b.astype(np.float64) - eta * gb
+    Wa_want = W_avg0 + (W_want - W_avg0) / (t0 + 1)
+    ba_want = b_avg0 + (b_want - b_avg0) / (t0 + 1)
+    tol = 1e-14 if dtype == np.float64 else 1e-6
+    for order in (np.arange(300, dtype=np.intp), shuffled):
+        W_, b_, Wa, ba = W.copy(), b.copy(), W_avg0.copy(), b_avg0.copy()
+        epoch_loss, t = fast.sgd_epoch(X, y, W_, b_, order, loss, eta0=eta, batch_size=300,
+                                       alpha=alpha, t=t0, sample_weight=sw, W_avg=Wa, b_avg=ba)
+        assert t == t0 + 1
+        assert relative_error(epoch_loss, data_loss) <= 1e-14
+        for got, want in ((W_, W_want), (b_, b_want), (Wa, Wa_want), (ba, ba_want)):
+            assert got.dtype == dtype
+            assert relative_error(got, want) <= tol
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_one_batch_over_an_order_with_repeats(loss):
+    """batch_size >= len(order) over an order that is not every row once
+    (repeats, gaps, fewer entries than rows): one step over exactly those
+    entries, as the reference takes it."""
+    X, y, W, b, sw, _ = make_problem(loss)
+    for order in (np.array([3, 3, 0, 7, 39, 12, 7], dtype=np.intp),
+                  np.r_[np.arange(39), 0].astype(np.intp)):
+        fast_out, ref_out = run_both(X, y, W, b, order, loss, weighted_sw=sw, average=True,
+                                     eta0=0.1, batch_size=1000, alpha=0.1, t=2)
+        assert fast_out[0][1] == 3
+        assert_close(fast_out, ref_out, 1e-10)

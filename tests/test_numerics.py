@@ -1,7 +1,7 @@
 """Numerics at the extremes: scores of magnitude up to 1e300 give finite
 losses and gradients in every loss, through the Cython kernels' public
-functions (``sgd_epoch``, ``gradient``; the per-sample loss helpers are cdef)
-and the NumPy reference alike; a diverging fit ends with DivergenceError,
+functions (``sgd_epoch``, ``gradient``; the per-sample losses one by one are
+in tests/test_losses.py) and the NumPy reference alike; a diverging fit ends with DivergenceError,
 never with NaN parameters.
 
 The one stated exception: squared error's value ½ (s − y)² overflows to inf
@@ -16,13 +16,14 @@ import pytest
 from estimator_cases import BACKENDS, NAMES, fitted_arrays, kind, make, make_data
 from fastlin import DivergenceError, NotFittedError
 from fastlin import _linear_fast, _mlp_fast
+from fastlin._losses import MULTI_OUTPUT, SINGLE_OUTPUT
 from fastlin.reference import linear as ref_linear
 from fastlin.reference import network as ref_network
 
 LINEAR_MODULES = {"cython": _linear_fast, "numpy": ref_linear}
 NETWORK_MODULES = {"cython": _mlp_fast, "numpy": ref_network}
-SINGLE = ["squared_error", "logistic_squared_error", "log_loss", "perceptron"]
-MULTI = ["multiclass_perceptron", "softmax"]
+SINGLE = list(SINGLE_OUTPUT)
+MULTI = list(MULTI_OUTPUT)
 # the largest scale each dtype holds with room for a sum of a few terms
 SCALES = {np.float64: [1e4, 1e30, 1e150, 1e300], np.float32: [1e4, 1e30]}
 DTYPE_SCALES = [(dtype, s) for dtype, scales in SCALES.items() for s in scales]

@@ -17,6 +17,7 @@ from hypothesis.extra import numpy as hnp
 
 from estimator_cases import NAMES, kind, make
 from fastlin import _linear_fast, _mlp_fast
+from fastlin._losses import LOSSES, MULTI_OUTPUT
 from fastlin.reference import linear as ref_linear
 from fastlin.reference import network as ref_network
 
@@ -127,9 +128,8 @@ def test_estimator_fit_predict_finite_or_documented_error(problem):
 # indices, empty, partial), averaging, weights; equal to the reference
 
 GRID = st.integers(-24, 24).map(lambda k: k / 8)
-LINEAR_LOSSES = ["squared_error", "logistic_squared_error", "log_loss", "perceptron",
-                 "multiclass_perceptron", "softmax"]
-MULTI = ("multiclass_perceptron", "softmax")
+LINEAR_LOSSES = list(LOSSES)
+MULTI = MULTI_OUTPUT
 
 
 @st.composite

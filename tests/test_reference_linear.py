@@ -1,15 +1,14 @@
-"""The NumPy reference of the six linear models (fastlin.reference.linear/losses)
-checked against things it does not compute itself: finite differences, values
-derived by hand from docs/math.md, numpy.linalg.lstsq, scikit-learn's
-LogisticRegression, scipy.optimize, and hand-written update loops."""
+"""The NumPy reference of the six linear models (fastlin.reference.linear)
+checked against things it does not compute itself: finite differences,
+numpy.linalg.lstsq, scikit-learn's LogisticRegression, scipy.optimize, and
+hand-written update loops (the losses themselves: tests/test_losses.py)."""
 import numpy as np
 import pytest
 from conftest import numerical_gradient, relative_error
 
-from fastlin.reference import linear, losses
-
-SINGLE = ["squared_error", "logistic_squared_error", "log_loss", "perceptron"]
-MULTI = ["multiclass_perceptron", "softmax"]
+from fastlin._losses import MULTI_OUTPUT as MULTI
+from fastlin._losses import SINGLE_OUTPUT as SINGLE
+from fastlin.reference import linear
 
 
 def make_problem(rng, loss, n=30, m=4, c=1):
@@ -66,137 +65,6 @@ def test_gradient_matches_finite_differences(rng, loss, c, alpha, weighted):
     assert grad_W.shape == W.shape and grad_b.shape == b.shape
     assert relative_error(grad_W, fd_W) <= 1e-6
     assert relative_error(grad_b, fd_b) <= 1e-6
-
-
-# -- per-loss tables written from docs/math.md ------------------------------
-# (score, label, loss, dloss) with the expected values derived by hand.
-
-e = np.e
-_sig1 = 1 / (1 + e ** -1)          # σ(1)
-_sig2 = 1 / (1 + e ** -2)          # σ(2)
-
-SINGLE_TABLE = {
-    # §1  l = ½ (s − y)²,  l' = s − y.  |s| = 1e300 is excluded: s² = 1e600
-    # does not exist in float64, so the loss overflows by its nature.
-    "squared_error": [
-        (0.0, 0.0, 0.0, 0.0),
-        (1.0, 0.0, 0.5, 1.0),
-        (-1.0, 1.0, 2.0, -2.0),
-        (2.0, 0.5, 1.125, 1.5),
-        (1e4, 0.0, 5e7, 1e4),
-        (-1e4, 1.0, 0.5 * 10001.0 ** 2, -10001.0),
-    ],
-    # §2  h = σ(s),  l = ½ (h − y)²,  l' = (h − y) h (1 − h)
-    "logistic_squared_error": [
-        (0.0, 0.0, 0.125, 0.125),
-        (0.0, 1.0, 0.125, -0.125),
-        (2.0, 1.0, 0.5 * (1 - _sig2) ** 2, -(1 - _sig2) ** 2 * _sig2),
-        (-1.0, 0.0, 0.5 * (1 - _sig1) ** 2, (1 - _sig1) ** 2 * _sig1),
-        (1e4, 1.0, 0.0, 0.0),
-        (1e4, 0.0, 0.5, 0.0),          # h(1 − h) = e^-1e4 underflows: the loss is flat
-        (-1e4, 1.0, 0.5, 0.0),
-        (1e300, 0.0, 0.5, 0.0),
-        (-1e300, 1.0, 0.5, 0.0),
-        (-1e300, 0.0, 0.0, 0.0),
-    ],
-    # §3  l = log(1 + e^s) − y s,  l' = σ(s) − y
-    "log_loss": [
-        (0.0, 0.0, np.log(2), 0.5),
-        (0.0, 1.0, np.log(2), -0.5),
-        (1.0, 1.0, np.log(1 + e ** -1), _sig1 - 1),
-        (-1.0, 1.0, np.log(1 + e), -_sig1),       # σ(−1) − 1 = −σ(1)
-        (2.0, 0.0, np.log(1 + e ** 2), _sig2),
-        (1e4, 0.0, 1e4, 1.0),
-        (1e4, 1.0, 0.0, 0.0),
-        (-1e4, 0.0, 0.0, 0.0),
-        (-1e4, 1.0, 1e4, -1.0),
-        (1e300, 0.0, 1e300, 1.0),
-        (1e300, 1.0, 0.0, 0.0),
-        (-1e300, 1.0, 1e300, -1.0),
-        (-1e300, 0.0, 0.0, 0.0),
-    ],
-    # §4  h = [s >= 0],  l = (h − y) s,  l' = h − y
-    "perceptron": [
-        (0.0, 0.0, 0.0, 1.0),          # a score of 0 predicts 1: a mistake for y = 0
-        (0.0, 1.0, 0.0, 0.0),
-        (1.0, 1.0, 0.0, 0.0),
-        (1.0, 0.0, 1.0, 1.0),
-        (-2.0, 1.0, 2.0, -1.0),
-        (-2.0, 0.0, 0.0, 0.0),
-        (1e4, 1.0, 0.0, 0.0),
-        (1e300, 0.0, 1e300, 1.0),
-        (-1e300, 1.0, 1e300, -1.0),
-        (-1e300, 0.0, 0.0, 0.0),
-    ],
-}
-
-MULTI_TABLE = {
-    # §5  ŷ = argmax s (lowest index on ties),  l = s_ŷ − s_y,  l'_v = [v = ŷ] − [v = y]
-    "multiclass_perceptron": [
-        ([0.0, 0.0, 0.0], 0, 0.0, [0, 0, 0]),
-        ([0.0, 0.0, 0.0], 2, 0.0, [1, 0, -1]),     # tie → ŷ = 0, a mistake
-        ([1.0, 2.0, -1.0], 1, 0.0, [0, 0, 0]),
-        ([1.0, 2.0, -1.0], 0, 1.0, [-1, 1, 0]),
-        ([1e4, -1e4, 0.0], 1, 2e4, [1, -1, 0]),
-        ([1e300, -1e300, 0.0], 1, 2e300, [1, -1, 0]),
-        ([-1e300, 1e300, 0.0], 2, 1e300, [0, 1, -1]),
-    ],
-    # §6  l = log Σ_k e^(s_k) − s_y,  l' = softmax(s) − onehot(y)
-    "softmax": [
-        ([0.0, 0.0, 0.0], 0, np.log(3), [-2 / 3, 1 / 3, 1 / 3]),
-        ([2.0, 0.0, 0.0], 0, np.log(1 + 2 * e ** -2),
-         [e ** 2 / (e ** 2 + 2) - 1, 1 / (e ** 2 + 2), 1 / (e ** 2 + 2)]),
-        ([2.0, 0.0, 0.0], 1, np.log(e ** 2 + 2), [e ** 2 / (e ** 2 + 2), 1 / (e ** 2 + 2) - 1, 1 / (e ** 2 + 2)]),
-        ([1e4, 0.0, -1e4], 0, 0.0, [0, 0, 0]),
-        ([1e4, 0.0, -1e4], 2, 2e4, [1, 0, -1]),
-        ([1e300, -1e300, 0.0], 1, 2e300, [1, -1, 0]),
-        ([-1e300, 0.0, 1e300], 2, 0.0, [0, 0, 0]),
-    ],
-}
-
-
-def _table_params():
-    for name, rows in SINGLE_TABLE.items():
-        for s, y, l, dl in rows:
-            yield pytest.param(name, [[s]], [y], [l], [[dl]], id=f"{name}-s={s:g}-y={y:g}")
-    for name, rows in MULTI_TABLE.items():
-        for s, y, l, dl in rows:
-            yield pytest.param(name, [s], [y], [l], [dl], id=f"{name}-s={s}-y={y}")
-
-
-@pytest.mark.parametrize("name, S, y, l_expected, dl_expected", list(_table_params()))
-def test_loss_table(name, S, y, l_expected, dl_expected):
-    S = np.array(S, dtype=np.float64)
-    y = np.array(y, dtype=np.intp if losses.is_multiclass(name) else np.float64)
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        l, dl = losses.get_loss(name)(S, y)
-    assert l.shape == (1,) and dl.shape == S.shape
-    assert np.all(np.isfinite(l)) and np.all(np.isfinite(dl))
-    np.testing.assert_allclose(l, l_expected, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(dl, dl_expected, rtol=1e-12, atol=1e-15)
-
-
-@pytest.mark.parametrize("name, S, y, l_expected, dl_expected",
-                         [p for p in _table_params() if np.abs(p.values[1]).max() <= 1e4])
-def test_loss_table_float32(name, S, y, l_expected, dl_expected):
-    """The same cases in float32 (|s| <= 1e4: 1e300 does not exist in float32)."""
-    S = np.array(S, dtype=np.float32)
-    y = np.array(y, dtype=np.intp if losses.is_multiclass(name) else np.float32)
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        l, dl = losses.get_loss(name)(S, y)
-    assert np.all(np.isfinite(l)) and np.all(np.isfinite(dl))
-    np.testing.assert_allclose(l, l_expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(dl, dl_expected, rtol=1e-5, atol=1e-6)
-
-
-def test_loss_table_covers_every_loss():
-    assert set(SINGLE_TABLE) | set(MULTI_TABLE) == set(losses.LOSSES)
-
-
-def test_squared_error_overflows_by_nature_at_1e300():
-    """The one exclusion from the table: ½ s² at s = 1e300 is 5e599."""
-    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
-        losses.squared_error(np.array([[1e300]]), np.array([0.0]))
 
 
 # -- convergence to independent solvers -------------------------------------
@@ -277,9 +145,9 @@ def test_softmax_gd_matches_sklearn_and_scipy(rng):
     X, y = _multiclass_data(rng)
     alpha, c = 0.05, 3
     W, b = np.zeros((3, c)), np.zeros(c)
-    linear.gradient_descent(X, y, W, b, "softmax", eta0=2.0, n_iter=3000, alpha=alpha)
+    linear.gradient_descent(X, y, W, b, "softmax_cross_entropy", eta0=2.0, n_iter=3000, alpha=alpha)
 
-    _, gW, gb = linear.gradient(X, y, W, b, "softmax", alpha)
+    _, gW, gb = linear.gradient(X, y, W, b, "softmax_cross_entropy", alpha)
     assert max(np.abs(gW).max(), np.abs(gb).max()) < 1e-10     # converged
 
     clf = _sklearn_logistic(X, y, alpha)
@@ -288,7 +156,7 @@ def test_softmax_gd_matches_sklearn_and_scipy(rng):
     # shift (softmax(s + k) = softmax(s)): compare them centred.
     np.testing.assert_allclose(b - b.mean(), clf.intercept_ - clf.intercept_.mean(), rtol=0, atol=1e-4)
 
-    W_sp, b_sp = _scipy_minimize(X, y, "softmax", alpha, 3, c)
+    W_sp, b_sp = _scipy_minimize(X, y, "softmax_cross_entropy", alpha, 3, c)
     np.testing.assert_allclose(W, W_sp, rtol=0, atol=1e-6)
     np.testing.assert_allclose(b - b.mean(), b_sp - b_sp.mean(), rtol=0, atol=1e-6)
 
@@ -365,7 +233,7 @@ def _sample_loss(loss, s, y):
     if loss == "multiclass_perceptron":
         y_hat = int(np.argmax(s))
         return s[y_hat] - s[y], np.eye(len(s))[y_hat] - onehot
-    if loss == "softmax":
+    if loss == "softmax_cross_entropy":
         p = np.exp(s) / np.exp(s).sum()
         return -np.log(p[y]), p - onehot
     raise AssertionError(loss)
@@ -430,15 +298,15 @@ def test_full_minibatch_equals_one_gradient_descent_step(rng, loss):
     c = 3 if loss in MULTI else 1
     X, y, W, b, sw = make_problem(rng, loss, n=12, m=4, c=c)
     W_gd, b_gd = W.copy(), b.copy()
-    penalty = 0.5 * 0.1 * (W * W).sum()
-    history = linear.gradient_descent(X, y, W_gd, b_gd, loss, eta0=0.2, n_iter=1,
-                                      alpha=0.1, sample_weight=sw)
+    data_loss = linear.objective(X, y, W, b, loss, 0.0, sw)
+    linear.gradient_descent(X, y, W_gd, b_gd, loss, eta0=0.2, n_iter=1,
+                            alpha=0.1, sample_weight=sw)
     epoch_loss, t = linear.sgd_epoch(X, y, W, b, rng.permutation(12), loss, eta0=0.2,
                                      batch_size=12, alpha=0.1, sample_weight=sw)
     assert t == 1
     np.testing.assert_allclose(W, W_gd, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(b, b_gd, rtol=1e-12, atol=1e-14)
-    assert epoch_loss == pytest.approx(history[0] - penalty, rel=1e-12)
+    assert epoch_loss == pytest.approx(data_loss, rel=1e-12)
 
 
 # -- logistic regression with the squared loss ------------------------------

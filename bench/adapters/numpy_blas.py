@@ -22,7 +22,7 @@ def prepare(model, data):
     if model.loss == "log_loss":
         # X.T @ (σ(X @ w) - y)
         return lambda: X.T @ (1.0 / (1.0 + np.exp(-(X @ w))) - y)
-    if model.loss == "softmax":
+    if model.loss == "softmax_cross_entropy":
         rows = np.arange(X.shape[0])
 
         def softmax_gradient():

@@ -20,8 +20,8 @@ ESTIMATORS = {
                               lambda: Perceptron(max_iter=1, tol=None, random_state=0)),
     "log_loss": ('SGDClassifier(loss="log_loss", max_iter=1)',
                  lambda: SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0)),
-    "softmax": ('SGDClassifier(loss="log_loss", max_iter=1), one-vs-rest',
-                lambda: SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0)),
+    "softmax_cross_entropy": ('SGDClassifier(loss="log_loss", max_iter=1), one-vs-rest',
+                              lambda: SGDClassifier(loss="log_loss", max_iter=1, tol=None, random_state=0)),
     "squared_error": ("SGDRegressor(max_iter=1)",
                       lambda: SGDRegressor(max_iter=1, tol=None, random_state=0)),
 }

@@ -82,15 +82,18 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
     """One epoch of (minibatch) stochastic gradient descent, in place.
 
     The batches are consecutive runs of ``batch_size`` indices of ``order``
-    (the last may be shorter). For each, with t ← t + 1:
+    (the last may be shorter); ``batch_size >= len(order)`` makes the whole
+    order one batch, so an order of every row with such a batch size is one
+    full-batch gradient-descent step. For each batch, with t ← t + 1:
 
         L_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (L_B: mean loss over B; ∇ has α W)
         W ← W − η_t ∇W
         b ← b − η_t ∇b                                (if fit_intercept)
         W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t     (if averaging)
 
-    Returns ``(epoch_loss, t)``: the mean sample loss seen during the epoch
-    and the step count after it.
+    Returns ``(epoch_loss, t)``: the epoch's data loss (1/n) Σ_i w_i l_i (n =
+    len(X), no penalty), each l_i taken before its batch's step, and the step
+    count after the epoch.
     """
     n = X.shape[0]
     total = 0.0
@@ -128,17 +131,12 @@ def gradient_descent(X, y, W, b, loss, *, eta0, n_iter, alpha=0.0,
     return np.array(history)
 
 
-def decision_function(X, W, b):
-    """The scores S = X W + b; (n,) for a single-output model."""
-    S = scores(X, W, b)
-    return S[:, 0] if S.shape[1] == 1 else S
-
-
 def predict(X, W, b, loss):
     """The prediction each model makes from its score.
 
     squared_error: s; log_loss and logistic_squared_error: [σ(s) >= ½] = [s >= 0];
-    perceptron: [s >= 0]; multiclass_perceptron and softmax: argmax_j s_j.
+    perceptron: [s >= 0]; multiclass_perceptron and softmax_cross_entropy:
+    argmax_j s_j.
     """
     S = scores(X, W, b)
     if loss == "squared_error":

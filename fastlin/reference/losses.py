@@ -17,18 +17,13 @@ Section numbers (§1-§6) refer to docs/math.md, which derives each loss.
 """
 import numpy as np
 
+from .. import _losses
 from .._numeric import sigmoid, softmax  # noqa: F401 (part of this module's vocabulary)
 
 
 def log1pexp(s):
     """log(1 + e^s), stable for both signs: max(s, 0) + log(1 + e^(-|s|))."""
     return np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s)))
-
-
-def logsumexp(S):
-    """log Σ_k e^(S_k) per row, with the row max subtracted first."""
-    smax = S.max(axis=1)
-    return smax + np.log(np.exp(S - smax[:, None]).sum(axis=1))
 
 
 def squared_error(S, y):
@@ -88,26 +83,16 @@ def softmax_cross_entropy(S, y):
     return np.log(np.exp(S - s_max[:, None]).sum(axis=1)) + (s_max - S[rows, y]), D
 
 
-#: loss name -> (function, multi-class?)
-LOSSES = {
-    "squared_error": (squared_error, False),
-    "logistic_squared_error": (logistic_squared_error, False),
-    "log_loss": (log_loss, False),
-    "perceptron": (perceptron, False),
-    "multiclass_perceptron": (multiclass_perceptron, True),
-    "softmax": (softmax_cross_entropy, True),
-}
+#: loss name -> (function, multi-class?), from the table of fastlin._losses
+LOSSES = {name: (globals()[row.reference], row.multiclass)
+          for name, row in _losses.LOSSES.items()}
 
 
 def get_loss(name):
     """The loss function called ``name`` (a key of ``LOSSES``)."""
-    try:
-        return LOSSES[name][0]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None
+    return LOSSES[_losses.get(name).name][0]
 
 
 def is_multiclass(name):
     """True when the loss ``name`` takes integer labels and c >= 2 outputs."""
-    get_loss(name)
-    return LOSSES[name][1]
+    return _losses.get(name).multiclass
