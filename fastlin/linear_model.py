@@ -23,7 +23,7 @@ import numpy as np
 
 from ._base import SGDEstimator, check_param
 from ._numeric import learning_rate as _learning_rate
-from ._numeric import sigmoid, softmax
+from ._numeric import affine_scores, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
     learning_rate : float, default={learning_rate}
@@ -191,8 +191,11 @@ class _LinearSGD(SGDEstimator):
         self.intercept_ = b
 
     def _scores(self, X):
+        """S = X W + b (n, c) from the published weights: one product, and
+        never NaN (a score beyond the dtype's range is ±inf, its sign)."""
         X = self._validate_for_predict(X)
-        return X @ self.coef_.T + self.intercept_
+        W = self.coef_[:, None] if self.coef_.ndim == 1 else self.coef_.T
+        return affine_scores(X, W, self.intercept_)
 
 
 class _LinearClassifier(_LinearSGD):
@@ -231,13 +234,15 @@ class _LinearClassifier(_LinearSGD):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             (n,) for the single-output models and for two classes (s₁ − s₀ for
-            the multi-class models); > 0 means ``classes_[1]``.
+            the multi-class models, 0 where s₁ = s₀, both ±inf included);
+            > 0 means ``classes_[1]``. A score beyond the dtype's range is
+            ±inf (its sign), never NaN.
         """
         S = self._scores(X)
         if S.shape[1] == 1:
             return S[:, 0]
         if S.shape[1] == 2:
-            return S[:, 1] - S[:, 0]
+            return margin(S)
         return S
 
 
@@ -342,8 +347,7 @@ class LinearRegression(_LinearSGD):
         -------
         ndarray of shape (n_samples,)
         """
-        X = self._validate_for_predict(X)
-        return X @ self.coef_ + self.intercept_[0]
+        return self._scores(X)[:, 0]
 
 
 class LogisticRegression(_BinaryClassifier):
@@ -394,7 +398,7 @@ class LogisticRegression(_BinaryClassifier):
 
     def predict_proba(self, X):
         """The class probabilities [1 − σ(s), σ(s)], computed from the score
-        (no overflow for any s).
+        (no overflow for any s; s = ±inf gives [0, 1] or [1, 0]).
 
         Parameters
         ----------
@@ -504,7 +508,8 @@ class SoftmaxRegression(_MulticlassClassifier):
             average=average, backend=backend)
 
     def predict_proba(self, X):
-        """The class probabilities softmax(s) (max-subtracted).
+        """The class probabilities softmax(s) (max-subtracted; where scores
+        are ±inf, the limit: the maximal classes share 1 equally).
 
         Parameters
         ----------
