@@ -428,6 +428,19 @@ class Perceptron(_BinaryClassifier):
     the published weights are the average over all steps (the averaged
     perceptron, Freund & Schapire 1999), which generalises better than the
     last iterate; ``average=False`` gives the classic last iterate.
+
+    The step depends on a comparison, so the two backends agree exactly
+    only where their arithmetic is exact. With ``batch_size=1``, ``alpha=0``,
+    the constant schedule, and X, the learning rate and any sample weights
+    dyadic (integers times powers of two) such that every number the fit
+    computes (products, partial sums of scores, weights) fits in 24 (float32)
+    or 53 (float64) significant bits, they take the same steps, ties
+    included, and the running weights (``coef_`` with ``average=False``) are
+    equal bit for bit, the averaged ones equal to rounding. Otherwise they
+    agree to rounding as long as no score comes within rounding of a
+    decision boundary (s = 0); at such a score the backends (whose sums
+    round differently: fused multiply-adds, another order) may decide
+    differently and then take different steps.
 """, "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (2,)
@@ -460,6 +473,19 @@ class MulticlassPerceptron(_MulticlassClassifier):
     averaged perceptron); ``average=False`` gives the last iterate. With two
     classes the model keeps two outputs (c = 2); ``decision_function`` then
     returns s₁ − s₀.
+
+    The step depends on a comparison, so the two backends agree exactly
+    only where their arithmetic is exact. With ``batch_size=1``, ``alpha=0``,
+    the constant schedule, and X, the learning rate and any sample weights
+    dyadic (integers times powers of two) such that every number the fit
+    computes (products, partial sums of scores, weights) fits in 24 (float32)
+    or 53 (float64) significant bits, they take the same steps, ties
+    included, and the running weights (``coef_`` with ``average=False``) are
+    equal bit for bit, the averaged ones equal to rounding. Otherwise they
+    agree to rounding as long as no score comes within rounding of a
+    decision boundary (two top scores equal); at such a score the backends
+    (whose sums round differently: fused multiply-adds, another order) may
+    decide differently and then take different steps.
 """, "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
