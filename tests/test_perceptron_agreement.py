@@ -54,9 +54,10 @@ def _margins(scores, loss):
     return top2[:, 1] - top2[:, 0]
 
 
-def _fit(factory, backend, X, y, eta, epochs, fit_intercept, average, sample_weight=None):
-    return factory(learning_rate=eta, max_iter=epochs, tol=None, shuffle=False, batch_size=1,
-                   alpha=0.0, fit_intercept=fit_intercept, average=average,
+def _fit(factory, backend, X, y, eta, epochs, fit_intercept, average, sample_weight=None,
+         shuffle=False):
+    return factory(learning_rate=eta, max_iter=epochs, tol=None, shuffle=shuffle, batch_size=1,
+                   alpha=0.0, fit_intercept=fit_intercept, average=average, random_state=0,
                    backend=backend).fit(X, y, sample_weight=sample_weight)
 
 
@@ -91,6 +92,11 @@ def test_dyadic_data_same_steps_exactly_ties_included(name, dtype, fit_intercept
         ref_avg = _fit(factory, "numpy", X, y, eta, epochs, fit_intercept, True, sw)
         np.testing.assert_allclose(avg.coef_, ref_avg.coef_, rtol=0,
                                    atol=16 * np.finfo(dtype).eps * np.abs(W).max())
+    # a shuffled order (the same one on both backends) keeps the arithmetic exact
+    shuffled = [_fit(factory, backend, X, y, eta, epochs, fit_intercept, False, sw, shuffle=True)
+                for backend in BACKENDS]
+    np.testing.assert_array_equal(shuffled[0].coef_, shuffled[1].coef_)
+    np.testing.assert_array_equal(shuffled[0].intercept_, shuffled[1].intercept_)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
