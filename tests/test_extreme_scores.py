@@ -233,7 +233,7 @@ def test_logistic_probabilities_at_extreme_scores(loss, backend, dtype):
 # --------------------------------------------------------------------------
 # products that overflow inside X W
 
-def test_issue_example_logistic_scores_overflow_inside_the_product():
+def test_logistic_scores_overflow_inside_the_product():
     """Terms of ±1e555..1e569 in each row's score: the sign of the biggest
     decides (it dominates the others by 1e60 and more)."""
     X = np.array([[1e280, 1e286, 1e240, 1e250], [1e279, -1e287, 1e241, 1e260]])

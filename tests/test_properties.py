@@ -8,10 +8,10 @@ CI runs this file a second time against the debug build
 (FASTLIN_CYTHON_DEBUG=1, bounds checks on), where an out-of-bounds access in
 a kernel raises IndexError, which no test here accepts.
 
-The examples are derandomized: the same on every run (hypothesis derives the
-seed from each test's source). With FASTLIN_HYPOTHESIS_SEED=N in the
-environment they are drawn from seed N instead; CI runs this file once more
-that way, so that a green run does not rest on one seed's examples.
+The examples are derandomized: the same on every run (hypothesis derives
+each test's random generator from its source). With FASTLIN_HYPOTHESIS_SEED=N
+in the environment they are drawn from seed N instead; CI runs this file once
+more that way, so that a green run does not rest on one seed's examples.
 """
 import os
 import warnings
@@ -33,7 +33,7 @@ _SETTINGS = settings(max_examples=150, deadline=None, derandomize=SEED is None, 
 
 
 def SETTINGS(test):
-    """The settings of every property here, and the seed FASTLIN_HYPOTHESIS_SEED
+    """The settings of every property here, seeded by FASTLIN_HYPOTHESIS_SEED
     when it is set (use above ``@given``)."""
     test = _SETTINGS(test)
     return seed(int(SEED))(test) if SEED is not None else test
