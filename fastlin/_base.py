@@ -220,10 +220,17 @@ def check_X(X, *, n_features=None, dtype=None, estimator=None):
     if dtype is None:
         dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
     dtype = np.dtype(dtype)
+    given = X
     if X.dtype != dtype or not (X.flags.c_contiguous and X.flags.aligned):
         # the one copy: a dtype conversion or a layout change
-        X = np.ascontiguousarray(X, dtype=dtype)
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=dtype)
     if not _all_finite(X):
+        if given is not X and _all_finite(given):
+            big = np.finfo(dtype).max
+            raise ValueError(
+                f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
+                f"parameters (largest finite value {big:.4g}); rescale X.")
         raise ValueError("Input X contains NaN or infinity; remove or impute those "
                          "values first.")
     return X

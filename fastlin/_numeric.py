@@ -5,7 +5,9 @@ them from here, so the reference stays an oracle that nothing in a fit or a
 prediction depends on, and each helper exists once.
 
     sigmoid(s)                      σ(s) = 1 / (1 + e^(−s)), never overflows
-    softmax(S)                      row-wise softmax, max subtracted
+    softmax(S)                      row-wise softmax, max subtracted; its limit at ±inf
+    affine_scores(X, W, b)          X W + b, never NaN from an overflowing product
+    margin(S)                       s₁ − s₀ of two-column scores, 0 on a tie (±inf too)
     learning_rate(schedule, η₀, t)  η_t of a learning-rate schedule
     init_network_params(...)        the network's initial [W, b1, V, b2]
 
@@ -22,15 +24,62 @@ INT_MAX = 2**31 - 1
 
 
 def sigmoid(s):
-    """σ(s) = 1 / (1 + e^(-s)), evaluated with e^(-|s|) so it never overflows."""
+    """σ(s) = 1 / (1 + e^(-s)), evaluated with e^(-|s|) so it never overflows
+    (σ(+inf) = 1, σ(−inf) = 0)."""
     e = np.exp(-np.abs(s))
     return np.where(s >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def softmax(S):
-    """Row-wise softmax with the row max subtracted (log-sum-exp trick)."""
-    E = np.exp(S - S.max(axis=1, keepdims=True))
+    """Row-wise softmax with the row max subtracted (log-sum-exp trick).
+
+    Scores of ±inf give the softmax's limit: in a row whose maximum is
+    infinite the maximal classes share 1 equally and the others get 0 (a
+    row of −inf only is uniform), never NaN from inf − inf.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        S_max = S.max(axis=1, keepdims=True)
+        shifted = S - S_max
+    shifted[S == S_max] = 0          # the row's maxima, also where S_max is ±inf
+    E = np.exp(shifted)
     return E / E.sum(axis=1, keepdims=True)
+
+
+def affine_scores(X, W, b):
+    """S = X W + b (n, c) for prediction, whose rows never turn NaN.
+
+    One product and a finiteness check in the common case. A row with a
+    non-finite score (terms of +inf and −inf make NaN, or through fused
+    multiply-adds an infinity of either sign; partial sums may overflow
+    though the score does not) is computed again from X_i 2^(−e_i), W 2^(−f)
+    and b 2^(−e_i−f), the powers of two making every entry of X_i and W less
+    than 1 in magnitude, and scaled back by 2^(e_i+f). Its scores are then
+    the exact ones to the rounding of a sum of such terms: ±inf, with the
+    exact score's sign, where that is beyond the dtype's range. X, W and b
+    must be finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):    # settled below
+        S = X @ W + b
+    if np.isfinite(S).all():
+        return S
+    rows = np.flatnonzero(~np.isfinite(S).all(axis=1))
+    X_rows = X[rows]
+    e = np.frexp(np.abs(X_rows).max(axis=1))[1]                # |X_i| < 2^e_i
+    f = np.frexp(np.abs(W).max())[1]                           # |W| < 2^f
+    k = (e + f)[:, None]
+    with np.errstate(over="ignore", under="ignore"):
+        S_scaled = np.ldexp(X_rows, -e[:, None]) @ np.ldexp(W, -f) + np.ldexp(b, -k)
+        S[rows] = np.ldexp(S_scaled, k)
+    return S
+
+
+def margin(S):
+    """s₁ − s₀ of two-column scores S (n, 2), 0 where the two are equal
+    (inf − inf included): > 0 exactly where column 1 wins."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = S[:, 1] - S[:, 0]
+    d[S[:, 1] == S[:, 0]] = 0
+    return d
 
 
 def learning_rate(schedule, eta0, t, power_t=0.5):

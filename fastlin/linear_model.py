@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _losses
 from ._base import SGDEstimator, check_param
-from ._numeric import sigmoid, softmax
+from ._numeric import affine_scores, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
     learning_rate : float, default={learning_rate}
@@ -171,8 +171,11 @@ class _LinearSGD(SGDEstimator):
         self.intercept_ = b
 
     def _scores(self, X):
+        """S = X W + b (n, c) from the published weights: one product, and
+        never NaN (a score beyond the dtype's range is ±inf, its sign)."""
         X = self._validate_for_predict(X)
-        return X @ self.coef_.T + self.intercept_
+        W = self.coef_[:, None] if self.coef_.ndim == 1 else self.coef_.T
+        return affine_scores(X, W, self.intercept_)
 
 
 class _LinearClassifier(_LinearSGD):
@@ -211,13 +214,15 @@ class _LinearClassifier(_LinearSGD):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             (n,) for the single-output models and for two classes (s₁ − s₀ for
-            the multi-class models); > 0 means ``classes_[1]``.
+            the multi-class models, 0 where s₁ = s₀, both ±inf included);
+            > 0 means ``classes_[1]``. A score beyond the dtype's range is
+            ±inf (its sign), never NaN.
         """
         S = self._scores(X)
         if S.shape[1] == 1:
             return S[:, 0]
         if S.shape[1] == 2:
-            return S[:, 1] - S[:, 0]
+            return margin(S)
         return S
 
 
@@ -322,8 +327,7 @@ class LinearRegression(_LinearSGD):
         -------
         ndarray of shape (n_samples,)
         """
-        X = self._validate_for_predict(X)
-        return X @ self.coef_ + self.intercept_[0]
+        return self._scores(X)[:, 0]
 
 
 class LogisticRegression(_BinaryClassifier):
@@ -375,7 +379,7 @@ class LogisticRegression(_BinaryClassifier):
 
     def predict_proba(self, X):
         """The class probabilities [1 − σ(s), σ(s)], computed from the score
-        (no overflow for any s).
+        (no overflow for any s; s = ±inf gives [0, 1] or [1, 0]).
 
         Parameters
         ----------
@@ -405,6 +409,19 @@ class Perceptron(_BinaryClassifier):
     the published weights are the average over all steps (the averaged
     perceptron, Freund & Schapire 1999), which generalises better than the
     last iterate; ``average=False`` gives the classic last iterate.
+
+    The step depends on a comparison, so the two backends agree exactly
+    only where their arithmetic is exact. With ``batch_size=1``, ``alpha=0``,
+    the constant schedule, and X, the learning rate and any sample weights
+    dyadic (integers times powers of two) such that every number the fit
+    computes (products, partial sums of scores, weights) fits in 24 (float32)
+    or 53 (float64) significant bits, they take the same steps, ties
+    included, and the running weights (``coef_`` with ``average=False``) are
+    equal bit for bit, the averaged ones equal to rounding. Otherwise they
+    agree to rounding as long as no score comes within rounding of a
+    decision boundary (s = 0); at such a score the backends (whose sums
+    round differently: fused multiply-adds, another order) may decide
+    differently and then take different steps.
 """, "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (2,)
@@ -437,6 +454,19 @@ class MulticlassPerceptron(_MulticlassClassifier):
     averaged perceptron); ``average=False`` gives the last iterate. With two
     classes the model keeps two outputs (c = 2); ``decision_function`` then
     returns s₁ − s₀.
+
+    The step depends on a comparison, so the two backends agree exactly
+    only where their arithmetic is exact. With ``batch_size=1``, ``alpha=0``,
+    the constant schedule, and X, the learning rate and any sample weights
+    dyadic (integers times powers of two) such that every number the fit
+    computes (products, partial sums of scores, weights) fits in 24 (float32)
+    or 53 (float64) significant bits, they take the same steps, ties
+    included, and the running weights (``coef_`` with ``average=False``) are
+    equal bit for bit, the averaged ones equal to rounding. Otherwise they
+    agree to rounding as long as no score comes within rounding of a
+    decision boundary (two top scores equal); at such a score the backends
+    (whose sums round differently: fused multiply-adds, another order) may
+    decide differently and then take different steps.
 """, "1.0", "1", "0.0", average=True,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
@@ -485,7 +515,8 @@ class SoftmaxRegression(_MulticlassClassifier):
             average=average, backend=backend)
 
     def predict_proba(self, X):
-        """The class probabilities softmax(s) (max-subtracted).
+        """The class probabilities softmax(s) (max-subtracted; where scores
+        are ±inf, the limit: the maximal classes share 1 equally).
 
         Parameters
         ----------

@@ -4,7 +4,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 import numpy as np
 
 from ._base import SGDEstimator, check_param
-from ._numeric import init_network_params, sigmoid, softmax
+from ._numeric import affine_scores, init_network_params, margin, sigmoid, softmax
 
 
 class MLPClassifier(SGDEstimator):
@@ -182,9 +182,11 @@ class MLPClassifier(SGDEstimator):
         return self._partial_fit(X, y, sample_weight, classes)
 
     def _output_scores(self, X):
+        """Q̂ = σ(X W + b1) V + b2, each layer's product never NaN (a score
+        beyond the dtype's range is ±inf, its sign)."""
         X = self._validate_for_predict(X)
         (W, V), (b1, b2) = self.coefs_, self.intercepts_
-        return sigmoid(X @ W + b1) @ V + b2
+        return affine_scores(sigmoid(affine_scores(X, W, b1)), V, b2)
 
     def decision_function(self, X):
         """The output scores Q̂ = σ(X W + b1) V + b2.
@@ -197,13 +199,16 @@ class MLPClassifier(SGDEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_classes) or (n_samples,)
-            For two classes Q̂₁ − Q̂₀, > 0 meaning ``classes_[1]``.
+            For two classes Q̂₁ − Q̂₀ (0 where Q̂₁ = Q̂₀, both ±inf included),
+            > 0 meaning ``classes_[1]``. A score beyond the dtype's range is
+            ±inf (its sign), never NaN.
         """
         S = self._output_scores(X)
-        return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
+        return margin(S) if S.shape[1] == 2 else S
 
     def predict_proba(self, X):
-        """The class probabilities Q = softmax(Q̂).
+        """The class probabilities Q = softmax(Q̂) (where scores are ±inf,
+        the limit: the maximal classes share 1 equally).
 
         Parameters
         ----------

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from estimator_cases import BACKENDS, NAMES, fitted_arrays, kind, make, make_data
-from fastlin import DivergenceError, NotFittedError
+from fastlin import DivergenceError, LinearRegression, NotFittedError
 from fastlin import _linear_fast, _mlp_fast
 from fastlin._losses import MULTI_OUTPUT, SINGLE_OUTPUT
 from fastlin.reference import linear as ref_linear
@@ -266,3 +266,60 @@ def test_diverging_fit_raises_and_publishes_nothing(name, backend, how, dtype):
             good.fit(X, y)
     for a, b in zip(fitted_arrays(good), before):
         np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------
+# float32: the reference keeps the kernels' float64 sums (losses, Σ w l, the
+# penalty, the bias gradients), so the two take the same steps
+
+@pytest.mark.parametrize("batch_size", [None, 1, 2])
+def test_float32_residuals_beyond_1e19_fit_alike_on_both_backends(batch_size):
+    """½ r² of a residual of 1e20 is 5e39: beyond float32, within float64."""
+    X32 = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+    y = np.array([1e20, 2e20, 3e20])
+    fits = {}
+    for backend in BACKENDS:
+        est = LinearRegression(backend=backend, batch_size=batch_size, max_iter=2, tol=None,
+                               random_state=0, learning_rate=1e-3).fit(X32, y)
+        assert est.coef_.dtype == np.float32
+        assert np.all(np.isfinite(est.loss_curve_)) and est.loss_curve_[0] > 1e39
+        fits[backend] = est
+    ref, cy = fits["numpy"], fits["cython"]
+    np.testing.assert_allclose(cy.coef_, ref.coef_, rtol=1e-5)
+    np.testing.assert_allclose(cy.intercept_, ref.intercept_, rtol=1e-5)
+    np.testing.assert_allclose(cy.loss_curve_, ref.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", SINGLE + MULTI)
+def test_reference_losses_are_float64_for_float32_scores(loss):
+    from fastlin.reference.losses import get_loss
+    c = 3 if loss in MULTI else 1
+    S = np.array([[3e38, -3e38, 0.0][:c], [-3e38, 3e38, 1.0][:c]], dtype=np.float32)
+    y = (np.array([1, 0]) if loss in MULTI
+         else np.array([-3e38, 3e38] if loss == "squared_error" else [0, 1], dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        l, D = get_loss(loss)(S, y)
+    assert l.dtype == D.dtype == np.float64
+    assert np.all(np.isfinite(l)) and np.all(np.isfinite(D))
+    if loss == "squared_error":         # r = ±6e38, ½ r² = 1.8e77: beyond float32
+        np.testing.assert_allclose(l, 0.5 * (S[:, 0].astype(np.float64) - y) ** 2, rtol=1e-15)
+    if loss == "multiclass_perceptron":
+        np.testing.assert_allclose(l, [3e38 + 3e38, 3e38 + 3e38], rtol=1e-7)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_float32_network_loss_beyond_float32_equal_on_both_backends(alpha):
+    """Output scores ±3e38: CE = 6e38 is finite in float64, inf in float32."""
+    X = np.array([[1.0], [-1.0]], dtype=np.float32)
+    y = np.array([1, 0])
+    results = []
+    for module in (ref_network, _mlp_fast):
+        p = [np.array([[30.0]], np.float32), np.zeros(1, np.float32),
+             np.array([[3e38, -3e38]], np.float32), np.zeros(2, np.float32)]
+        with np.errstate(all="ignore"):
+            out = module.sgd_epoch(X, y, p, np.array([0, 1]), eta0=1e-45, batch_size=2,
+                                   alpha=alpha)
+        results.append(out[0])
+    assert np.isfinite(results[0]) and results[0] > 3e38
+    assert results[1] == pytest.approx(results[0], rel=1e-6)

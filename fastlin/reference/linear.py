@@ -25,6 +25,9 @@ Conventions (the Cython kernels follow them exactly):
   is the mean of the weights after every step so far.
 * The loss an epoch reports is (1/n) Σ_i w_i l(s_i, y_i) with each s_i taken
   just before the step that uses sample i.
+* The losses, their derivatives, the sums of them and (α/2)||W||² are float64
+  whatever X's dtype, as in the kernels; a float32 model's scores and weights
+  are float32.
 """
 import numpy as np
 
@@ -37,9 +40,9 @@ def scores(X, W, b):
 
 
 def penalty(W, alpha):
-    """(α/2) ||W||², exactly 0 when α = 0 (weights whose squares overflow,
-    |W| > ~1e154, must not turn 0 · inf into NaN)."""
-    return 0.5 * alpha * (W * W).sum() if alpha != 0 else 0.0
+    """(α/2) ||W||² in float64, exactly 0 when α = 0 (weights whose squares
+    overflow, |W| > ~1e154, must not turn 0 · inf into NaN)."""
+    return 0.5 * alpha * np.square(W, dtype=np.float64).sum() if alpha != 0 else 0.0
 
 
 def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None):

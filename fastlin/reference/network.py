@@ -68,11 +68,12 @@ def _weights(sample_weight, n, dtype):
 
 
 def _penalty(W, V, alpha):
-    """(α/2) (||W||² + ||V||²), exactly 0 when α = 0 (weights whose squares
-    overflow must not turn 0 · inf into NaN)."""
+    """(α/2) (||W||² + ||V||²) in float64, exactly 0 when α = 0 (weights whose
+    squares overflow must not turn 0 · inf into NaN)."""
     if alpha == 0:
         return 0.0
-    return 0.5 * alpha * ((W * W).sum() + (V * V).sum())
+    return 0.5 * alpha * (np.square(W, dtype=np.float64).sum()
+                          + np.square(V, dtype=np.float64).sum())
 
 
 def cross_entropy(X, y, W, b1, V, b2):
@@ -115,15 +116,16 @@ def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
     w = _weights(sample_weight, n, X.dtype)
 
     Z, Q_hat = _scores(X, W, b1, V, b2)
-    CE, Q_minus_Y = softmax_cross_entropy(Q_hat, y)     # CE_i and Q − Y (§6 on Q̂)
+    CE, Q_minus_Y = softmax_cross_entropy(Q_hat, y)     # CE_i and Q − Y (§6 on Q̂), float64
     data_loss = (w * CE).sum() / n
 
-    D2 = w[:, None] * Q_minus_Y / n
+    # as in the kernel: Δ2 and Δ1 in X's dtype, the bias gradients summed in float64
+    D2 = (w[:, None] * Q_minus_Y / n).astype(X.dtype)
     grad_V = Z.T @ D2 + alpha * V
-    grad_b2 = D2.sum(axis=0)
+    grad_b2 = D2.sum(axis=0, dtype=np.float64)
     D1 = (D2 @ V.T) * Z * (1 - Z)
     grad_W = X.T @ D1 + alpha * W
-    grad_b1 = D1.sum(axis=0)
+    grad_b1 = D1.sum(axis=0, dtype=np.float64)
 
     grads = [grad_W, grad_b1, grad_V, grad_b2]
     return data_loss, [g.astype(p.dtype, copy=False) for g, p in zip(grads, params)]
