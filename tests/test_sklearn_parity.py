@@ -16,7 +16,7 @@ import pytest
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.linear_model import Perceptron as SkPerceptron
-from sklearn.linear_model import SGDRegressor
+from sklearn.linear_model import SGDClassifier, SGDRegressor
 from sklearn.metrics import recall_score
 
 from estimator_cases import BACKENDS, CLASSIFIERS, NAMES, fitted_arrays, make, make_data, quiet_fit
@@ -112,6 +112,11 @@ def imbalanced(seed):
 RECALL_PAIRS = {
     "LogisticRegression": (lambda cw: LogisticRegression(class_weight=cw, random_state=0),
                            lambda cw: SkLogisticRegression(class_weight=cw)),
+    "LogisticRegression-per-sample": (
+        lambda cw: LogisticRegression(class_weight=cw, batch_size=1, learning_rate=0.01,
+                                      random_state=0),
+        lambda cw: SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.01,
+                                 class_weight=cw, random_state=0)),
     "SoftmaxRegression": (lambda cw: SoftmaxRegression(class_weight=cw, random_state=0),
                           lambda cw: SkLogisticRegression(class_weight=cw)),
     "MLPClassifier": (lambda cw: MLPClassifier(hidden_size=8, class_weight=cw, random_state=0),
