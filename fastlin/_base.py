@@ -9,6 +9,11 @@ One place for each thing:
   ``encode_labels``: input validation and the dtype policy. Everything a
   kernel receives has been checked here first (the kernels run without
   bounds checks).
+* ``feature_names``, ``dataframe_to_array``, ``check_feature_names``,
+  ``class_weights``: pandas DataFrames (their column names, as
+  ``feature_names_in_``) and the classifiers' ``class_weight``. pandas is
+  never imported: a DataFrame is recognised only once the caller has
+  imported pandas.
 * ``SGDEstimator``: hyper-parameter checks, the epoch loop (shuffling,
   stopping rule, verbose output, divergence check) and ``fit`` /
   ``partial_fit`` for both the linear models and the network.
@@ -347,6 +352,144 @@ def check_sample_weight(sample_weight, n_samples, dtype):
 
 
 # --------------------------------------------------------------------------
+# pandas DataFrames and feature names
+
+def _is_dataframe(X):
+    """True for a pandas DataFrame (pandas imported by the caller, not us)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(X, pd.DataFrame)
+
+
+def feature_names(X):
+    """The column names of a DataFrame X whose names are all strings, as an
+    object array; None for any other X (an ndarray, or names that are not
+    strings, e.g. a DataFrame's default 0..m−1). Mixed string and
+    non-string names raise a TypeError."""
+    if not _is_dataframe(X):
+        return None
+    names = np.asarray(X.columns, dtype=object)
+    is_str = [isinstance(name, str) for name in names]
+    if all(is_str) and len(names):
+        return names
+    if any(is_str):
+        kinds = sorted({type(name).__name__ for name in names})
+        raise TypeError("Feature names are only supported if all input features have "
+                        f"string names, but the columns' names have types {kinds}; "
+                        "convert them all to strings (X.columns = X.columns.astype(str)).")
+    return None
+
+
+def dataframe_to_array(X):
+    """A DataFrame's values as an ndarray (float32 if every column is
+    float32, else float64), or X itself when it is not a DataFrame.
+
+    A column that is not numeric (text, dates, categories of text) raises a
+    ValueError naming it; missing values (``pd.NA``, ``None``, NaN) become
+    NaN, which ``check_X`` then rejects with a ValueError.
+    """
+    if not _is_dataframe(X):
+        return X
+    for j, dtype in enumerate(X.dtypes):
+        if getattr(dtype, "kind", "O") in "biuf":
+            continue
+        try:
+            X.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"X's column {X.columns[j]!r} (dtype {dtype}) is not numeric: "
+                             f"{exc}. Encode it as numbers first.") from None
+    dtype = (np.float32 if len(X.dtypes) and all(d == np.float32 for d in X.dtypes)
+             else np.float64)
+    try:
+        return X.to_numpy(dtype=dtype, na_value=np.nan)
+    except (TypeError, ValueError):
+        # pandas does not replace pd.NA in some blocks of objects at once: one
+        # column at a time (each converts, as checked above)
+        values = np.empty(X.shape, dtype=dtype)
+        for j in range(X.shape[1]):
+            values[:, j] = X.iloc[:, j].to_numpy(dtype=dtype, na_value=np.nan)
+        return values
+
+
+def _name_list(names):
+    return "".join(f"- {name}\n" for name in names[:5]) + ("- ...\n" if len(names) > 5 else "")
+
+
+def check_feature_names(estimator, X):
+    """Compare X's feature names with the fitted ``feature_names_in_``:
+    a UserWarning when only one of them has names, a ValueError when the
+    names differ (missing, unseen or reordered columns)."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = feature_names(X)
+    cls = type(estimator).__name__
+    if names is None and fitted is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {cls} was fitted without feature names",
+                      UserWarning, stacklevel=4)
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {cls} was fitted with "
+                      "feature names", UserWarning, stacklevel=4)
+        return
+    if len(names) == len(fitted) and np.all(names == fitted):
+        return
+    unseen = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + _name_list(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _name_list(missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+# --------------------------------------------------------------------------
+# class weights
+
+def check_class_weight(class_weight):
+    """None, "balanced" or a dict {label: weight >= 0}; else a ValueError."""
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError(f'class_weight must be None, "balanced" or a dict {{label: weight}}, '
+                         f"got {class_weight!r}.")
+    for label, weight in class_weight.items():
+        if not _is_real(weight) or weight < 0:
+            raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, "
+                             f"got {weight!r}.")
+
+
+def class_weights(class_weight, classes, idx):
+    """The weight of each class, (n_classes,) float64: ones for None; for
+    "balanced" n / (n_classes · count_j) with count_j the number of samples
+    of class j in ``idx`` (the encoded y of ``fit``, where every class
+    occurs); for a dict its value for each label it names and 1 for the
+    others (a label that is not a class is a ValueError)."""
+    k = len(classes)
+    if class_weight is None:
+        return np.ones(k)
+    if isinstance(class_weight, str):
+        return len(idx) / (k * np.bincount(idx, minlength=k).astype(np.float64))
+    weights = np.ones(k)
+    unknown = []
+    for label, weight in class_weight.items():
+        try:
+            j = np.flatnonzero(classes == label)
+        except (TypeError, ValueError):
+            j = []
+        if len(j) == 0:
+            unknown.append(label)
+        else:
+            weights[j[0]] = weight
+    if unknown:
+        raise ValueError(f"class_weight names labels that are not classes: {unknown} "
+                         f"(classes_ is {classes.tolist()}).")
+    return weights
+
+
+# --------------------------------------------------------------------------
 # hyper-parameter checks (read, never modified)
 
 def _is_int(v):
@@ -410,9 +553,13 @@ class SGDEstimator(Estimator):
       of it in ``module.sgd_epoch`` (a full batch is batch = n over the
       identity order); returns (data loss, t);
     * ``_state_arrays(state)``: the arrays the divergence check looks at;
-    * ``_publish(state)``: the fitted attributes (``coef_`` ...).
+    * ``_publish(state)``: the fitted attributes (``coef_`` ...);
+    * ``_set_initial_params(state, **init)``: when their ``fit`` takes initial
+      parameters.
 
     The linear models also name their ``_loss`` (a key of ``fastlin._losses``).
+    The classifiers also have a ``class_weight`` parameter, folded into the
+    sample weights here.
 
     A fit keeps its working parameters private and publishes them (``coef_``
     ...) only when it succeeds: a call that raises (bad input, divergence)
@@ -421,6 +568,8 @@ class SGDEstimator(Estimator):
 
     _estimator_type = None
     _multiclass = False
+    # whether warm_start's fit continues the step count t_ (else it restarts)
+    _warm_start_continues_schedule = False
 
     # ---- hyper-parameters
 
@@ -436,6 +585,11 @@ class SGDEstimator(Estimator):
         if self.batch_size is not None:
             check_param("batch_size", self.batch_size, "int", low=1)
         check_param("alpha", self.alpha, "real", low=0)
+        if self.learning_rate_schedule == "optimal" and not self.alpha > 0:
+            raise ValueError('learning_rate_schedule="optimal" (η_t = 1 / (α (t₀ + t − 1))) '
+                             f"needs alpha > 0, got alpha={self.alpha!r}.")
+        if self._estimator_type == "classifier":
+            check_class_weight(self.class_weight)
         check_param("shuffle", self.shuffle, "bool")
         check_param("warm_start", self.warm_start, "bool")
         if not isinstance(self.verbose, (bool, np.bool_)):
@@ -496,7 +650,9 @@ class SGDEstimator(Estimator):
         y : array-like of shape (n_samples,)
             Targets (any labels for a classifier).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights w_i of the objective's terms.
+            Non-negative weights w_i of the objective's terms (a classifier
+            multiplies them by ``class_weight``'s weight of each sample's
+            class).
 
         Returns
         -------
@@ -514,14 +670,24 @@ class SGDEstimator(Estimator):
     def _is_fitted(self):
         return hasattr(self, "n_features_in_")
 
-    def _fit(self, X, y, sample_weight, classes, partial):
+    def _fit(self, X, y, sample_weight, classes, partial, init=None):
         self._check_params()
         module = get_backend(self.backend, self._kind)
         first = not (partial and self._is_fitted())
         if partial and first and self._estimator_type == "classifier" and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit "
                              "(all the labels the estimator will ever see).")
+        if partial and getattr(self, "class_weight", None) == "balanced":
+            raise ValueError('class_weight="balanced" is not supported by partial_fit (one '
+                             "call sees a part of the data); pass a dict of weights, e.g. "
+                             "n / (n_classes · counts) from the whole training set.")
         continuing = self._is_fitted() and (not first or self.warm_start)
+        if first:
+            names = feature_names(X)
+        else:
+            check_feature_names(self, X)
+            names = getattr(self, "feature_names_in_", None)
+        X = dataframe_to_array(X)
         X = check_X(X, dtype=None if first else self._dtype,
                     n_features=None if first else self.n_features_in_, estimator=self)
         n_samples, n_features = X.shape
@@ -531,6 +697,11 @@ class SGDEstimator(Estimator):
                              "(warm_start continues the previous fit).")
         sw = check_sample_weight(sample_weight, n_samples, X.dtype)
         y, fitted = self._prepare_targets(y, n_samples, X.dtype, sw, classes, first)
+        if getattr(self, "class_weight", None) is not None:
+            classes_ = fitted["classes_"]
+            idx = y if self._multiclass else y.astype(np.intp)
+            cw = class_weights(self.class_weight, classes_, idx).astype(X.dtype)[idx]
+            sw = cw if sw is None else sw * cw
         if continuing and "classes_" in fitted and not np.array_equal(fitted["classes_"],
                                                                       self.classes_):
             raise ValueError("warm_start: y's classes differ from the previous fit's "
@@ -544,10 +715,15 @@ class SGDEstimator(Estimator):
             rng = make_rng(self.random_state)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
                                  continue_from=self if continuing else None)
+        if init is not None:
+            self._set_initial_params(state, **init)
+        state["eta0"] = self.learning_rate    # "adaptive" divides it between epochs
         if partial and not first:
             t, curve, n_iter = self.t_, list(self.loss_curve_), self.n_iter_
         else:
             t, curve, n_iter = 0, [], 0
+            if continuing and self._warm_start_continues_schedule:
+                t = self.t_
         batch = n_samples if self.batch_size is None else min(self.batch_size, n_samples)
 
         epochs = 1 if partial else self.max_iter
@@ -573,6 +749,10 @@ class SGDEstimator(Estimator):
             stale = stale + 1 if loss > best - self.tol else 0
             best = min(best, loss)
             if stale >= self.n_iter_no_change:
+                if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
+                    state["eta0"] /= 5
+                    stale = 0
+                    continue
                 converged = True
                 break
         if not partial:
@@ -587,6 +767,10 @@ class SGDEstimator(Estimator):
             setattr(self, name, value)
         self._publish(state)
         self.n_features_in_ = n_features
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
         self.n_iter_ = n_iter
         self.t_ = t
         self.loss_curve_ = curve
@@ -632,6 +816,8 @@ class SGDEstimator(Estimator):
 
     def _validate_for_predict(self, X):
         self._check_fitted()
+        check_feature_names(self, X)
+        X = dataframe_to_array(X)
         return check_X(X, dtype=self._dtype, n_features=self.n_features_in_, estimator=self)
 
     def score(self, X, y, sample_weight=None):

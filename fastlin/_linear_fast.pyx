@@ -69,13 +69,13 @@ a small fraction of an epoch, since an index out of range would read or write
 outside the arrays), then run the whole loop in one ``with nogil:``.
 """
 from cython cimport floating
-from libc.math cimport pow
 
 import operator
 
 import numpy as np
 
 from ._blas cimport gemm
+from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
@@ -519,7 +519,7 @@ cdef struct Steps:
     double eta0
     double power_t
     double alpha
-    bint invscaling      # else "constant"
+    int schedule         # a ScheduleKind of _schedule.pxd
     bint fit_intercept
     Py_ssize_t t         # steps taken so far in the whole fit
 
@@ -539,10 +539,7 @@ cdef struct Averages:
 
 
 cdef inline double _eta(Steps* st) noexcept nogil:
-    # η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling")
-    if st.invscaling:
-        return st.eta0 / pow(<double>st.t, st.power_t)
-    return st.eta0
+    return eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
 
 
 cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
@@ -1065,7 +1062,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
                          ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha,
-                          invscaling=schedule == "invscaling",
+                          schedule=schedule_kind(schedule, alpha),
                           fit_intercept=fit_intercept, t=t)
     cdef Averages avg
     avg.on = False

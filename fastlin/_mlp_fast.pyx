@@ -30,15 +30,16 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport log, pow
+from libc.math cimport log
 
 from fastlin._blas cimport gemm
+from fastlin._schedule cimport eta_t, schedule_kind
 
 cnp.import_array()
 
 ctypedef cnp.intp_t intp_t
 
-SCHEDULES = ("constant", "invscaling")
+from fastlin._numeric import SCHEDULES
 INT_MAX = 2**31 - 1      # BLAS dimensions are C ints
 
 
@@ -241,8 +242,8 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
 
     Same signature and semantics as ``fastlin.reference.network.sgd_epoch``:
     batches are consecutive runs of ``batch_size`` entries of ``order`` (the
-    last may be shorter); per batch t ← t + 1, η_t = η₀ ("constant") or
-    η₀ / t^power_t ("invscaling"), the gradient g of the batch objective
+    last may be shorter); per batch t ← t + 1, η_t of ``schedule``
+    (``_schedule.pxd``), the gradient g of the batch objective
     (mean over the batch plus (α/2)(||W||² + ||V||²)), then
 
         plain     (momentum = 0):  θ ← θ − η_t g
@@ -304,7 +305,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     total, t_out = _epoch(X, y, order, W, b1, V, b2, vW, vb1, vV, vb2,
                           sample_weight, Xb, Z, Q, D1, gV, gW, gb1, gb2, rowmax, qy,
                           has_weights, bs, float(eta0), float(alpha), momentum,
-                          bool(nesterov), schedule == "invscaling", float(power_t), int(t))
+                          bool(nesterov), schedule_kind(schedule, float(alpha)), float(power_t), int(t))
     return total / n, t_out
 
 
@@ -379,7 +380,7 @@ def _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] orde
            floating[:, ::1] Xb, floating[:, ::1] Z, floating[:, ::1] Q, floating[:, ::1] D1,
            floating[:, ::1] gV, floating[:, ::1] gW, double[::1] gb1, double[::1] gb2,
            floating[::1] rowmax, double[::1] qy, bint has_weights, Py_ssize_t batch_size, double eta0, double alpha,
-           double momentum, bint nesterov, bint invscaling, double power_t, Py_ssize_t t):
+           double momentum, bint nesterov, int schedule, double power_t, Py_ssize_t t):
     """The epoch proper (arguments checked by ``sgd_epoch``); returns
     (Σ_i w_i CE_i, t)."""
     cdef Py_ssize_t m = X.shape[1], hidden = V.shape[0], c = V.shape[1]
@@ -396,7 +397,7 @@ def _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] orde
         while start < n_order:
             bs = min(batch_size, n_order - start)
             t += 1
-            eta = eta0 / pow(<double> t, power_t) if invscaling else eta0
+            eta = eta_t(schedule, eta0, power_t, alpha, t)
 
             # Xb = X[order[start:start + bs]] (read in place when consecutive)
             contiguous = True

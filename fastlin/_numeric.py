@@ -8,7 +8,10 @@ prediction depends on, and each helper exists once.
     softmax(S)                      row-wise softmax, max subtracted; its limit at ±inf
     affine_scores(X, W, b)          X W + b, never NaN from an overflowing product
     margin(S)                       s₁ − s₀ of two-column scores, 0 on a tie (±inf too)
+    log_sigmoid(s)                  log σ(s) = −log(1 + e^(−s)), exact at ±inf
+    log_softmax(S)                  row-wise log-softmax, exact at ±inf
     learning_rate(schedule, η₀, t)  η_t of a learning-rate schedule
+    optimal_t0(α)                   t₀ of the "optimal" schedule
     init_network_params(...)        the network's initial [W, b1, V, b2]
 
 ``SCHEDULES`` names the learning-rate schedules, ``INT_MAX`` is the largest
@@ -16,8 +19,9 @@ dimension a BLAS call takes (a C int).
 """
 import numpy as np
 
-#: the learning-rate schedules every backend implements
-SCHEDULES = ("constant", "invscaling")
+#: the learning-rate schedules every backend implements. Within an epoch
+#: "adaptive" is "constant": the estimators divide its η₀ between epochs.
+SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
 
 #: BLAS dimensions and leading dimensions are C ints
 INT_MAX = 2**31 - 1
@@ -82,12 +86,58 @@ def margin(S):
     return d
 
 
-def learning_rate(schedule, eta0, t, power_t=0.5):
-    """η_t: η₀ for "constant", η₀ / t^power_t for "invscaling" (t >= 1)."""
-    if schedule == "constant":
+def log_sigmoid(s):
+    """log σ(s) = −log(1 + e^(−s)), through ``logaddexp``: never the log of
+    a rounded 0, −inf at s = −inf and 0 at s = +inf."""
+    s = np.asarray(s)
+    return -np.logaddexp(0, -s)
+
+
+def log_softmax(S):
+    """Row-wise log softmax(S) = S − max − log Σ e^(S − max).
+
+    Rows holding ±inf take the limit: with a +inf entry the +inf entries
+    share the probability (log 1/k each, −inf for the others); a row of
+    only −inf entries is uniform (log 1/c), as for equal finite scores.
+    """
+    S = np.asarray(S)
+    M = S.max(axis=1, keepdims=True)
+    infinite = np.isinf(M)
+    Z = S - np.where(infinite, 0, M)
+    if infinite.any():
+        Z = np.where(infinite, 0, Z)
+    out = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    if infinite.any():
+        tie = S == M
+        share = -np.log(tie.sum(axis=1, keepdims=True))
+        out = np.where(infinite, np.where(tie, share, -np.inf), out)
+    return out.astype(S.dtype, copy=False) if S.dtype.kind == "f" else out
+
+
+def optimal_t0(alpha):
+    """t₀ = α^(−3/4) of the "optimal" schedule: the first step takes
+    η₁ = 1 / (α t₀) = α^(−1/4), the initial step of scikit-learn's
+    SGDClassifier/SGDRegressor heuristic."""
+    return alpha ** -0.75
+
+
+def learning_rate(schedule, eta0, t, power_t=0.5, alpha=0.0):
+    """η_t (t >= 1 the step count):
+
+    * "constant" and "adaptive": η₀ ("adaptive" changes η₀ between epochs,
+      in the estimator);
+    * "invscaling": η₀ / t^power_t;
+    * "optimal": 1 / (α (t₀ + t − 1)) with t₀ = ``optimal_t0(α)`` (Bottou's
+      schedule, η₀ unused); needs α > 0.
+    """
+    if schedule in ("constant", "adaptive"):
         return eta0
     if schedule == "invscaling":
         return eta0 / t ** power_t
+    if schedule == "optimal":
+        if not alpha > 0:
+            raise ValueError(f'the "optimal" learning-rate schedule needs alpha > 0, got {alpha!r}')
+        return 1.0 / (alpha * (optimal_t0(alpha) + t - 1))
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
 
 

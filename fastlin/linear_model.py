@@ -11,25 +11,44 @@ except for the multi-class models) and minimises the mean objective
 loss). One SGD step on a batch B (one sample when ``batch_size=1``, all of
 them when ``batch_size=None``), with t the step count over the whole fit:
 
-    η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling")
+    η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
+          1 / (α (t₀ + t − 1)) with t₀ = α^(−3/4) ("optimal"),
+          or η₀ divided by 5 between epochs ("adaptive", see below)
     W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α W ]
     b ← b − η_t   (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i                (if fit_intercept)
 
+"optimal" is Bottou's schedule as in scikit-learn's SGDClassifier: t₀ makes
+the first step η₁ = α^(−1/4), the step of its heuristic, and α must be > 0.
+"adaptive" keeps η constant within an epoch; whenever the stopping rule
+(``tol``, ``n_iter_no_change``) would end ``fit`` and η > 1e-6, it divides
+η by 5 and restarts the count of epochs without improvement instead, so the
+fit ends once that happens with η <= 1e-6 (``partial_fit``, and ``tol=None``,
+keep η₀).
+
 With ``average=True`` the published ``coef_``/``intercept_`` are the mean of
 the weights after every step, W̄ ← W̄ + (W − W̄) / t; the running weights are
-kept to continue from (``partial_fit``, ``warm_start``).
+kept to continue from (``partial_fit``, ``warm_start``). With
+``average=a`` (an int > 1), counting the samples the fit has seen (over
+epochs and ``partial_fit`` calls), W̄ is the mean of the weights after every
+step whose batch ends at sample a or later (for ``batch_size=1``: after
+samples a, a + 1, ..., as in scikit-learn); until the first such step
+``coef_`` is the running weights. ``average=1`` is ``average=True``,
+``average=0`` is ``False``.
 """
 import numpy as np
 
 from . import _losses
-from ._base import SGDEstimator, check_param
-from ._numeric import affine_scores, margin, sigmoid, softmax
+from ._base import SGDEstimator, _all_finite, _is_int, _to_numeric, check_param
+from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
     learning_rate : float, default={learning_rate}
         The step size η₀ (> 0).
-    learning_rate_schedule : {{"constant", "invscaling"}}, default="constant"
-        η_t = η₀, or η_t = η₀ / t^power_t with t the step count.
+    learning_rate_schedule : {{"constant", "invscaling", "optimal", "adaptive"}}, \
+default="constant"
+        η_t = η₀; η₀ / t^power_t with t the step count; 1 / (α (t₀ + t − 1))
+        (needs α > 0; η₀ unused); or η₀ divided by 5 whenever the loss stops
+        improving (see the module docstring).
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     max_iter : int, default=1000
@@ -39,7 +58,8 @@ _COMMON_PARAMS = """
         gone below (best loss − tol) for ``n_iter_no_change`` epochs in a
         row. ``None`` disables it (exactly ``max_iter`` epochs, no warning).
     n_iter_no_change : int, default=5
-        See ``tol``.
+        See ``tol``: the fit stops at the n-th epoch in a row without
+        improvement, as scikit-learn's SGDClassifier does.
     batch_size : int or None, default={batch_size}
         1: per-sample SGD; k: minibatches of k consecutive samples of the
         (shuffled) order; None: full-batch gradient descent (one step per
@@ -47,7 +67,8 @@ _COMMON_PARAMS = """
     alpha : float, default={alpha}
         L2 penalty strength α (the intercept is not penalised).
     fit_intercept : bool, default=True
-        Learn b; with False, b stays 0.
+        Learn b; with False, b stays at its initial value (0, or
+        ``intercept_init``).
     shuffle : bool, default=True
         Draw a new sample order every epoch (from ``random_state``).
     random_state : int, numpy Generator, RandomState or None, default=None
@@ -59,8 +80,9 @@ _COMMON_PARAMS = """
     verbose : int, default=0
         With 1, print "epoch N, loss L, elapsed S s" after every epoch (S
         counts from the start of the call).
-    average : bool, default={average}
-        Publish the averaged weights W̄ (see the module docstring).
+    average : bool or int, default={average}
+        Publish the averaged weights W̄; an int a > 1 starts averaging once
+        the fit has seen a samples (see the module docstring).
     backend : {{"cython", "numpy"}}, default="cython"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
 """
@@ -68,6 +90,10 @@ _COMMON_PARAMS = """
 _COMMON_ATTRS = """
     n_features_in_ : int
         Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names, when X was a pandas DataFrame with string column
+        names; predicting on a DataFrame then needs the same columns in the
+        same order (a ValueError otherwise).
     n_iter_ : int
         Number of epochs run (accumulates over ``partial_fit`` calls).
     t_ : int
@@ -86,6 +112,14 @@ _COMMON_ATTRS = """
     input, or :class:`DivergenceError` when the loss or a weight becomes
     non-finite) leaves the estimator as it was before the call.
 """
+
+
+_CLASS_WEIGHT_PARAM = """
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight``: a dict
+        {label: weight} (labels left out weigh 1), or "balanced" for
+        n_samples / (n_classes · count of the class in y) (``fit`` only:
+        ``partial_fit`` needs a dict). None weighs every class 1."""
 
 
 def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs="", average=False):
@@ -121,8 +155,73 @@ class _LinearSGD(SGDEstimator):
         self.backend = backend
 
     def _check_model_params(self):
-        check_param("average", self.average, "bool")
+        if not isinstance(self.average, (bool, np.bool_)):
+            if not _is_int(self.average):
+                raise TypeError(f"average must be a bool or an integer >= 0, got "
+                                f"{self.average!r}.")
+            check_param("average", self.average, "int", low=0)
         check_param("fit_intercept", self.fit_intercept, "bool")
+
+    def fit(self, X, y, sample_weight=None, *, coef_init=None, intercept_init=None):
+        """Fit the model with up to ``max_iter`` epochs of (minibatch) SGD.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 trains in float32; other numbers in float64.
+            A C-contiguous float32/float64 array is used without a copy.
+        y : array-like of shape (n_samples,)
+            Targets (any labels for a classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights w_i of the objective's terms (a classifier
+            multiplies them by ``class_weight``'s weight of each sample's
+            class).
+        coef_init : array-like, default=None
+            The initial weights, shaped like ``coef_``: (n_features,) for
+            LinearRegression, (1, n_features) or (n_features,) for the binary
+            classifiers, (n_classes, n_features) for the multi-class ones.
+            Given, they replace the zeros (and ``warm_start``'s weights).
+        intercept_init : array-like, default=None
+            The initial intercept, shaped like ``intercept_`` (a scalar is
+            accepted for the single-output models).
+
+        Returns
+        -------
+        self
+        """
+        init = None
+        if coef_init is not None or intercept_init is not None:
+            init = {"coef_init": coef_init, "intercept_init": intercept_init}
+        return self._fit(X, y, sample_weight, classes=None, partial=False, init=init)
+
+    def _set_initial_params(self, state, coef_init, intercept_init):
+        """Start from ``coef_init``/``intercept_init`` (checked against the
+        shapes of coef_/intercept_)."""
+        W, b = state["W"], state["b"]
+        m, c = W.shape
+        single = c == 1 and not self._multiclass
+        if coef_init is not None:
+            C = _to_numeric(coef_init, "coef_init")
+            shapes = [(m,), (1, m)] if single else [(c, m)]
+            if self._estimator_type == "regressor":
+                shapes = [(m,)]
+            if C.shape not in shapes:
+                raise ValueError(f"coef_init has shape {C.shape}; {type(self).__name__} "
+                                 f"expects {' or '.join(map(str, shapes))} for this X and y.")
+            W[...] = C.reshape(c, m).T
+        if intercept_init is not None:
+            B = _to_numeric(intercept_init, "intercept_init")
+            shapes = [(), (1,)] if c == 1 else [(c,)]
+            if B.shape not in shapes:
+                raise ValueError(f"intercept_init has shape {B.shape}; {type(self).__name__} "
+                                 f"expects {' or '.join(map(str, shapes))} for this X and y.")
+            b[...] = B.reshape(c)
+        if not (_all_finite(W) and _all_finite(b)):
+            raise ValueError("coef_init and intercept_init must be finite (in the "
+                             f"training dtype {W.dtype}).")
+        if state["W_avg"] is not None:
+            state["W_avg"][...] = W
+            state["b_avg"][...] = b
 
     def _n_outputs(self, classes):
         return len(classes) if self._multiclass else 1
@@ -144,15 +243,54 @@ class _LinearSGD(SGDEstimator):
             state["W_avg"] = W.copy() if prev is None else np.array(prev, dtype=dtype)
             prev = getattr(continue_from, "_b_avg", None)
             state["b_avg"] = b.copy() if prev is None else np.array(prev, dtype=dtype)
+            # average=a > 1: samples seen and steps averaged so far
+            state["n_seen"] = getattr(continue_from, "_n_seen", 0)
+            state["n_avg"] = getattr(continue_from, "_n_avg", 0)
         return state
 
     def _state_arrays(self, state):
-        return [a for a in state.values() if a is not None]
+        return [state[k] for k in ("W", "b", "W_avg", "b_avg") if state[k] is not None]
 
     def _epoch(self, module, X, y, sw, state, order, batch, t):
+        """One epoch; with ``average=a`` > 1 split at the first step whose
+        batch ends at sample a or later: the kernel runs without averaging
+        before it and with it from there on."""
+        start = int(self.average)
+        if start <= 1:
+            return self._kernel_epoch(module, X, y, sw, state, order, batch, t)
+        if t == 0:          # a fit's first epoch: nothing seen or averaged yet
+            state["n_seen"] = state["n_avg"] = 0
+        n_order = X.shape[0] if order is None else len(order)
+        seen = state["n_seen"]
+        # batch k (0-based) of the epoch ends at sample seen + (k + 1) · batch
+        first = max(0, -(-(start - seen) // batch) - 1)
+        split = min(first * batch, n_order)
+        loss = 0.0
+        if split > 0:
+            part = None if order is None else order[:split]
+            plain = dict(state, W_avg=None, b_avg=None)
+            part_loss, t = self._kernel_epoch(module, X, y, sw, plain, part, batch, t)
+            loss += part_loss
+        if split < n_order:
+            # from zeros, the kernel's running mean over steps t0+1..t is
+            # (Σ W_k) / t: the sum, combined here with the earlier average
+            part = None if order is None else order[split:]
+            sums = dict(state, W_avg=np.zeros_like(state["W"]), b_avg=np.zeros_like(state["b"]))
+            t0 = t
+            part_loss, t = self._kernel_epoch(module, X, y, sw, sums, part, batch, t)
+            loss += part_loss
+            n_avg = state["n_avg"] + (t - t0)
+            for key in ("W_avg", "b_avg"):
+                prev = state["n_avg"] * state[key].astype(np.float64)
+                state[key][...] = (prev + t * sums[key].astype(np.float64)) / n_avg
+            state["n_avg"] = n_avg
+        state["n_seen"] = seen + n_order
+        return loss, t
+
+    def _kernel_epoch(self, module, X, y, sw, state, order, batch, t):
         # the kernel takes every step, a full batch (batch = n) included
         return module.sgd_epoch(
-            X, y, state["W"], state["b"], order, self._loss, eta0=self.learning_rate,
+            X, y, state["W"], state["b"], order, self._loss, eta0=state["eta0"],
             batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"])
@@ -161,10 +299,12 @@ class _LinearSGD(SGDEstimator):
         self._W, self._b = state["W"], state["b"]
         if self.average:
             self._W_avg, self._b_avg = state["W_avg"], state["b_avg"]
-            W, b = state["W_avg"], state["b_avg"]
+            self._n_seen, self._n_avg = state["n_seen"], state["n_avg"]
+            started = int(self.average) <= 1 or state["n_avg"] > 0
+            W, b = (state["W_avg"], state["b_avg"]) if started else (state["W"], state["b"])
         else:
-            self.__dict__.pop("_W_avg", None)
-            self.__dict__.pop("_b_avg", None)
+            for name in ("_W_avg", "_b_avg", "_n_seen", "_n_avg"):
+                self.__dict__.pop(name, None)
             W, b = state["W"], state["b"]
         # sklearn's shapes, as views of the (m, c) weights
         self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
@@ -350,7 +490,7 @@ class LogisticRegression(_BinaryClassifier):
 """, "0.1", "32", "0.0001",
         extra_params="""
     loss : {"log_loss", "squared_error"}, default="log_loss"
-        The loss of h = σ(s) against the 0/1 target.""",
+        The loss of h = σ(s) against the 0/1 target.""" + _CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
@@ -360,8 +500,9 @@ class LogisticRegression(_BinaryClassifier):
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
-                 backend="cython"):
+                 backend="cython", class_weight=None):
         self.loss = loss
+        self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -394,6 +535,24 @@ class LogisticRegression(_BinaryClassifier):
         s = self._scores(X)[:, 0]
         return np.column_stack([sigmoid(-s), sigmoid(s)])
 
+    def predict_log_proba(self, X):
+        """The log class probabilities [log σ(−s), log σ(s)], computed from
+        the score as −log(1 + e^(∓s)): accurate where a probability rounds
+        to 0 or 1 (never log 0 of a rounded probability).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            In the order of ``classes_``.
+        """
+        s = self._scores(X)[:, 0]
+        return np.column_stack([log_sigmoid(-s), log_sigmoid(s)])
+
 
 class Perceptron(_BinaryClassifier):
     _loss = "perceptron"
@@ -422,7 +581,7 @@ class Perceptron(_BinaryClassifier):
     decision boundary (s = 0); at such a score the backends (whose sums
     round differently: fused multiply-adds, another order) may decide
     differently and then take different steps.
-""", "1.0", "1", "0.0", average=True,
+""", "1.0", "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
@@ -431,7 +590,8 @@ class Perceptron(_BinaryClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, backend="cython"):
+                 verbose=0, average=True, backend="cython", class_weight=None):
+        self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -467,7 +627,7 @@ class MulticlassPerceptron(_MulticlassClassifier):
     decision boundary (two top scores equal); at such a score the backends
     (whose sums round differently: fused multiply-adds, another order) may
     decide differently and then take different steps.
-""", "1.0", "1", "0.0", average=True,
+""", "1.0", "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (n_classes, n_features)
@@ -476,7 +636,8 @@ class MulticlassPerceptron(_MulticlassClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, backend="cython"):
+                 verbose=0, average=True, backend="cython", class_weight=None):
+        self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -497,7 +658,7 @@ class SoftmaxRegression(_MulticlassClassifier):
     W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ (softmax(s_i) − onehot(y_i)) + α W ].
     With two classes the model keeps two outputs (c = 2);
     ``decision_function`` then returns s₁ − s₀.
-""", "0.1", "32", "0.0001",
+""", "0.1", "32", "0.0001", extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (n_classes, n_features)
@@ -506,7 +667,8 @@ class SoftmaxRegression(_MulticlassClassifier):
     def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, backend="cython"):
+                 verbose=0, average=False, backend="cython", class_weight=None):
+        self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
@@ -529,3 +691,20 @@ class SoftmaxRegression(_MulticlassClassifier):
             In the order of ``classes_``.
         """
         return softmax(self._scores(X))
+
+    def predict_log_proba(self, X):
+        """The log class probabilities, log softmax(s) = s − max − log Σ e^(s − max):
+        accurate where a probability rounds to 0 (never log 0 of a rounded
+        probability).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
+        """
+        return log_softmax(self._scores(X))

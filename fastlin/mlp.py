@@ -4,7 +4,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 import numpy as np
 
 from ._base import SGDEstimator, check_param
-from ._numeric import affine_scores, init_network_params, margin, sigmoid, softmax
+from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
 
 class MLPClassifier(SGDEstimator):
@@ -26,9 +26,13 @@ class MLPClassifier(SGDEstimator):
         momentum  (μ > 0):         v ← μ v − η_t g,   θ ← θ + v
         Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
 
-    with η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling"). The weights
-    start Glorot-uniform (factor 4 for sigmoid units), the biases at 0. Two
-    classes keep two softmax outputs (c = 2).
+    with η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
+    1 / (α (t₀ + t − 1)) with t₀ = α^(−3/4) ("optimal", the linear models'
+    schedule) or η₀ divided by 5 between epochs ("adaptive": whenever the
+    stopping rule would end ``fit`` and η > 1e-6, η ← η / 5 and the count of
+    epochs without improvement restarts). The weights start Glorot-uniform
+    (factor 4 for sigmoid units), the biases at 0. Two classes keep two
+    softmax outputs (c = 2).
 
     Parameters
     ----------
@@ -36,8 +40,11 @@ class MLPClassifier(SGDEstimator):
         Number of hidden units b.
     learning_rate : float, default=0.1
         The step size η₀ (> 0).
-    learning_rate_schedule : {"constant", "invscaling"}, default="constant"
-        η_t = η₀, or η₀ / t^power_t with t the step count.
+    learning_rate_schedule : {"constant", "invscaling", "optimal", "adaptive"}, \
+default="constant"
+        η_t = η₀; η₀ / t^power_t with t the step count; 1 / (α (t₀ + t − 1))
+        (needs α > 0; η₀ unused); or η₀ divided by 5 whenever the loss stops
+        improving (``fit`` only; ``partial_fit`` keeps η₀).
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     max_iter : int, default=200
@@ -47,7 +54,8 @@ class MLPClassifier(SGDEstimator):
         gone below (best loss − tol) for ``n_iter_no_change`` epochs in a row;
         ``None`` disables it.
     n_iter_no_change : int, default=10
-        See ``tol``.
+        See ``tol``: the fit stops at the n-th epoch in a row without
+        improvement (scikit-learn's MLPClassifier stops at the (n + 1)-th).
     batch_size : int or None, default=32
         1: per-sample SGD; k: minibatches of k samples of the (shuffled)
         order; None: full batch (one step per epoch).
@@ -62,11 +70,19 @@ class MLPClassifier(SGDEstimator):
     random_state : int, numpy Generator, RandomState or None, default=None
         Seeds the initial weights and the shuffling, once per ``fit``.
     warm_start : bool, default=False
-        ``fit`` continues from the previous fit's weights and velocities.
+        ``fit`` continues from the previous fit's weights and velocities,
+        and its step count ``t_``: the schedule carries on where it stopped
+        (as scikit-learn's MLPClassifier continues its ``t_``), while
+        ``n_iter_``, ``loss_curve_`` and "adaptive"'s η restart.
     verbose : int, default=0
         With 1, print "epoch N, loss L, elapsed S s" after every epoch.
     backend : {"cython", "numpy"}, default="cython"
         "cython": the compiled kernel; "numpy": the pure-NumPy reference.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying ``sample_weight``: a dict
+        {label: weight} (labels left out weigh 1), or "balanced" for
+        n_samples / (n_classes · count of the class in y) (``fit`` only:
+        ``partial_fit`` needs a dict). None weighs every class 1.
 
     Attributes
     ----------
@@ -76,10 +92,14 @@ class MLPClassifier(SGDEstimator):
     intercepts_ : list [b1, b2]
         b1 (hidden_size,), b2 (n_classes,).
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names, when X was a pandas DataFrame with string column
+        names; predicting on a DataFrame then needs the same columns in the
+        same order (a ValueError otherwise).
     n_iter_ : int
         Epochs run (accumulates over ``partial_fit`` calls).
     t_ : int
-        SGD steps taken.
+        SGD steps taken (continued by ``partial_fit`` and ``warm_start``).
     loss_curve_ : list of float
         Training loss per epoch, (1/n) Σ_i w_i CE_i without the penalty, each
         CE_i from the forward pass of its batch.
@@ -96,12 +116,14 @@ class MLPClassifier(SGDEstimator):
     _kind = "network"
     _estimator_type = "classifier"
     _multiclass = True
+    _warm_start_continues_schedule = True
 
     def __init__(self, *, hidden_size=100, learning_rate=0.1, learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
                  alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
-                 warm_start=False, verbose=0, backend="cython"):
+                 warm_start=False, verbose=0, backend="cython", class_weight=None):
         self.hidden_size = hidden_size
+        self.class_weight = class_weight
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
         self.power_t = power_t
@@ -147,7 +169,7 @@ class MLPClassifier(SGDEstimator):
 
     def _epoch(self, module, X, y, sw, state, order, batch, t):
         return module.sgd_epoch(
-            X, y, state["params"], order, eta0=self.learning_rate, batch_size=batch,
+            X, y, state["params"], order, eta0=state["eta0"], batch_size=batch,
             alpha=self.alpha, momentum=self.momentum, nesterov=self.nesterov,
             velocities=state["velocities"] if self.momentum > 0 else None,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
@@ -221,6 +243,23 @@ class MLPClassifier(SGDEstimator):
             In the order of ``classes_``.
         """
         return softmax(self._output_scores(X))
+
+    def predict_log_proba(self, X):
+        """The log class probabilities log softmax(Q̂) = Q̂ − max − log Σ e^(Q̂ − max):
+        accurate where a probability rounds to 0 (never log 0 of a rounded
+        probability).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Checked like the training data, in the dtype of the parameters.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            In the order of ``classes_``.
+        """
+        return log_softmax(self._output_scores(X))
 
     def predict(self, X):
         """The class of each sample: classes_[argmax_k Q̂_k] (the lowest index

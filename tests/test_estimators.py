@@ -482,7 +482,7 @@ def test_bad_input(name):
 BAD_PARAMS = [
     ("learning_rate", -0.1, ValueError), ("learning_rate", 0.0, ValueError),
     ("learning_rate", np.nan, TypeError), ("learning_rate", "big", TypeError),
-    ("learning_rate_schedule", "optimal", ValueError), ("power_t", -1.0, ValueError),
+    ("learning_rate_schedule", "sometimes", ValueError), ("power_t", -1.0, ValueError),
     ("max_iter", 0, ValueError), ("max_iter", 2.5, TypeError), ("tol", -1.0, ValueError),
     ("n_iter_no_change", 0, ValueError), ("batch_size", 0, ValueError),
     ("batch_size", 3.0, TypeError), ("alpha", -1.0, ValueError), ("shuffle", "yes", TypeError),

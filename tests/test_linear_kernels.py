@@ -280,7 +280,8 @@ def test_bad_input_raises(name, change, error):
             fast.gradient(X, y, W, b, loss, 0.0, sw)
 
 
-@pytest.mark.parametrize("kw", [dict(batch_size=0), dict(schedule="optimal"), dict(t=-1),
+@pytest.mark.parametrize("kw", [dict(batch_size=0), dict(schedule="sometimes"),
+                                dict(schedule="optimal"), dict(t=-1),
                                 dict(W_avg=np.zeros((5, 1)))])
 def test_bad_options_raise(kw):
     X, y, W, b, sw, order = make_problem("log_loss")

@@ -152,7 +152,8 @@ def bad_calls():
     yield ValueError, (X, y, params, order), {"batch_size": 0}
     yield ValueError, (X, y, params, order), {"momentum": 0.9}                # no velocities
     yield ValueError, (X, y, params, order), {"momentum": 0.9, "velocities": vel_bad}
-    yield ValueError, (X, y, params, order), {"schedule": "optimal"}
+    yield ValueError, (X, y, params, order), {"schedule": "sometimes"}
+    yield ValueError, (X, y, params, order), {"schedule": "optimal"}        # alpha = 0
     yield ValueError, (X, y, params, order), {"sample_weight": np.ones(3)}
     yield ValueError, (X[:0], y[:0], params, order[:0]), {}
 

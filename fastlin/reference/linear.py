@@ -20,7 +20,9 @@ Conventions (the Cython kernels follow them exactly):
   so a per-sample epoch is the minibatch epoch with batch size 1, and the
   perceptron's step is the classic θ ← θ − η (h_i − y_i) x_i.
 * t counts steps over the whole fit (1 for the first); the step size is
-  η_t = η₀ ("constant") or η₀ / t^power_t ("invscaling").
+  η_t = ``learning_rate(schedule, η₀, t, power_t, α)``: η₀ ("constant",
+  "adaptive"), η₀ / t^power_t ("invscaling") or 1 / (α (t₀ + t − 1))
+  ("optimal").
 * Averaging: after step t, W̄ ← W̄ + (W − W̄) / t (and the same for b), so W̄
   is the mean of the weights after every step so far.
 * The loss an epoch reports is (1/n) Σ_i w_i l(s_i, y_i) with each s_i taken
@@ -104,7 +106,7 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
         B = order[start:start + batch_size]
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
-        eta = learning_rate(schedule, eta0, t, power_t)
+        eta = learning_rate(schedule, eta0, t, power_t, alpha)
         L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss, alpha, w_B)
         total += L_B * len(B)
         W -= eta * grad_W

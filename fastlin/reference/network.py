@@ -138,7 +138,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
 
     The batches are consecutive runs of ``batch_size`` entries of ``order``
     (the last may be shorter). For each batch B, with t ← t + 1 and
-    η_t = ``learning_rate(schedule, eta0, t, power_t)``:
+    η_t = ``learning_rate(schedule, eta0, t, power_t, alpha)``:
 
         J_B, g = loss_and_gradient(X_B, y_B, params, α, w_B)
                    (the batch objective: mean over B, plus the penalty)
@@ -162,7 +162,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
         B = order[start:start + batch_size]
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
-        eta = learning_rate(schedule, eta0, t, power_t)
+        eta = learning_rate(schedule, eta0, t, power_t, alpha)
         L_B, grads = _data_loss_and_gradient(X[B], y[B], params, alpha, w_B)
         total += L_B * len(B)
         for theta, g, v in zip(params, grads, velocities or [None] * 4):
