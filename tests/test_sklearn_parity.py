@@ -355,13 +355,13 @@ def test_schedule_cython_matches_numpy(name, batch_size, dtype, rtol, schedule):
 
 
 @pytest.mark.parametrize("batch_size", [1, 5])
-@pytest.mark.parametrize("loss", ["squared_error", "log_loss", "softmax"])
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss", "softmax_cross_entropy"])
 def test_optimal_linear_kernel_matches_reference(loss, batch_size):
     from fastlin import _linear_fast
     name = {"squared_error": "LinearRegression", "log_loss": "LogisticRegression-log",
-            "softmax": "SoftmaxRegression"}[loss]
+            "softmax_cross_entropy": "SoftmaxRegression"}[loss]
     X, y = make_data(name, n=30)
-    c = 3 if loss == "softmax" else 1
+    c = 3 if loss == "softmax_cross_entropy" else 1
     target = y.astype(np.intp) if c == 3 else y.astype(np.float64)
     order = np.random.default_rng(3).permutation(len(X)).astype(np.intp)
     out = []
