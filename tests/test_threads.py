@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-import fastlin
 import fastlin._base
+from conftest import child_env
 from estimator_cases import BACKENDS, NAMES, fitted_arrays, make, make_data, quiet_fit
 from fastlin import NotFittedError, _linear_fast, _mlp_fast
 
@@ -331,15 +331,6 @@ CHILD_START_S = 60
 CHILD_STOP_S = 30
 
 
-def _child_env():
-    """The environment for a child Python that imports the very fastlin this
-    process imported (the checkout's or an installed one, wherever the tests
-    were started from)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(fastlin.__file__)))
-    path = os.environ.get("PYTHONPATH")
-    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
-
-
 class _Lines:
     """A pipe's lines, each read bounded in time (a thread drains the pipe)."""
 
@@ -369,7 +360,7 @@ def test_real_sigint_to_a_child_process(cls, classifier):
     fails the test (and is killed)."""
     child = subprocess.Popen([sys.executable, "-c", CHILD.format(cls=cls, classifier=classifier)],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, env=_child_env())
+                             stderr=subprocess.STDOUT, text=True, env=child_env())
     lines, out, stage = [], _Lines(child.stdout), "reach its second epoch"
     try:
         deadline = time.monotonic() + CHILD_START_S
@@ -417,14 +408,14 @@ def test_interrupt_tests_pass_when_sigint_is_inherited_ignored():
     ignored (their result must not depend on how the suite was started)."""
     probe = subprocess.run(
         WITH_SIGINT_IGNORED + ["-c", "import signal; print(signal.getsignal(signal.SIGINT))"],
-        capture_output=True, text=True, timeout=60, env=_child_env())
+        capture_output=True, text=True, timeout=60, env=child_env())
     assert probe.stdout.strip() == str(signal.SIG_IGN), probe   # the set-up is what it says
     here = os.path.abspath(__file__)
     run = subprocess.run(
         WITH_SIGINT_IGNORED + ["-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", here,
                                "-k", CTRL_C_TESTS],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-        cwd=os.path.dirname(here), env=_child_env())
+        cwd=os.path.dirname(here), env=child_env())
     tail = run.stdout.split("short test summary")[0][-4000:] + run.stderr[-2000:]
     assert run.returncode == 0, tail
     passed = {line.split("::")[1].split("[")[0] for line in run.stdout.splitlines()
