@@ -40,41 +40,72 @@ from ._numeric import SCHEDULES
 
 # --------------------------------------------------------------------------
 # errors and warnings
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs a fitted estimator is called before
-    ``fit``. Subclasses ``ValueError`` and ``AttributeError``, as
-    scikit-learn's does."""
-
+#
+# scikit-learn has a NotFittedError, a ConvergenceWarning and a
+# DataConversionWarning, and code written for it (its estimator checks, its
+# warning filters, users' handlers) catches those. fastlin never imports
+# scikit-learn, so its classes cannot derive from scikit-learn's; instead,
+# once scikit-learn is imported (whether before or after fastlin), creating
+# one of these makes an instance of a subclass of both fastlin's class and
+# scikit-learn's of the same name. Both ``except fastlin.NotFittedError`` and
+# ``except sklearn.exceptions.NotFittedError`` catch it, both libraries'
+# warning filters match it, and it pickles as fastlin's class (unpickled, it
+# is what that process would create).
 
 _COMBINED = {}
 
 
 def _compatible(cls):
-    """``cls``, or once scikit-learn is imported (by the user, never by us), a
-    subclass of both ``cls`` and scikit-learn's exception/warning of the same
-    name, so that code catching or filtering scikit-learn's (its estimator
-    checks do) sees ours."""
-    sk = sys.modules.get("sklearn.exceptions")
-    sk_cls = getattr(sk, cls.__name__, None)
-    if sk_cls is None:
+    """``cls``, or, when scikit-learn is imported and has a class of the same
+    name in ``sklearn.exceptions``, the subclass of both (made once). A
+    warning's category is given as ``_compatible(ConvergenceWarning)``."""
+    sk_cls = getattr(sys.modules.get("sklearn.exceptions"), cls.__name__, None)
+    if not isinstance(sk_cls, type) or issubclass(cls, sk_cls):
         return cls
-    if cls not in _COMBINED:
-        _COMBINED[cls] = type(cls.__name__, (cls, sk_cls),
-                              {"__module__": __name__, "__qualname__": cls.__name__})
-    return _COMBINED[cls]
+    combined = _COMBINED.get(cls)
+    if combined is None:
+        combined = type(cls.__name__, (cls, sk_cls),
+                        {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                         "__doc__": cls.__doc__, "_fastlin_class": cls})
+        combined = _COMBINED.setdefault(cls, combined)   # one class, even across threads
+    return combined
 
 
-class ConvergenceWarning(UserWarning):
-    """``max_iter`` epochs ended the fit before the stopping rule did."""
+class _SklearnCompatible:
+    """Base of the errors and warnings scikit-learn also defines: see above."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_fastlin_class" not in cls.__dict__:
+            cls._fastlin_class = cls
+
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(_compatible(cls), *args, **kwargs)
+
+    def __reduce__(self):
+        return self._fastlin_class, self.args, self.__dict__ or None
+
+
+class NotFittedError(_SklearnCompatible, ValueError, AttributeError):
+    """Raised when a method that needs a fitted estimator is called before
+    ``fit``. Subclasses ``ValueError`` and ``AttributeError``, as
+    scikit-learn's does (and, once scikit-learn is imported, is an instance of
+    ``sklearn.exceptions.NotFittedError`` too)."""
+
+
+class ConvergenceWarning(_SklearnCompatible, UserWarning):
+    """``max_iter`` epochs ended the fit before the stopping rule did (once
+    scikit-learn is imported, also a ``sklearn.exceptions.ConvergenceWarning``)."""
 
 
 class DivergenceError(ValueError):
-    """The training loss or a parameter became non-finite (inf or NaN)."""
+    """The training loss or a parameter became non-finite (inf or NaN), or the
+    loss grew by a factor over 1000 in the last epochs."""
 
 
-class DataConversionWarning(UserWarning):
-    """The input was converted to another shape or type (e.g. a column y)."""
+class DataConversionWarning(_SklearnCompatible, UserWarning):
+    """The input was converted to another shape or type (e.g. a column y);
+    once scikit-learn is imported, also its ``DataConversionWarning``."""
 
 
 # --------------------------------------------------------------------------
@@ -127,9 +158,6 @@ class Estimator:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def _more_sklearn_tags(self, tags):
-        return tags
-
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so importing it here adds no run-time
         # dependency.
@@ -137,14 +165,13 @@ class Estimator:
                                    Tags, TargetTags)
 
         classifier = self._estimator_type == "classifier"
-        tags = Tags(
+        return Tags(
             estimator_type=self._estimator_type,
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(multi_class=self._multiclass) if classifier else None,
             regressor_tags=None if classifier else RegressorTags(),
             input_tags=InputTags(),
         )
-        return self._more_sklearn_tags(tags)
 
 
 # --------------------------------------------------------------------------
@@ -810,7 +837,7 @@ class SGDEstimator(Estimator):
 
     def _check_fitted(self):
         if not self._is_fitted():
-            raise _compatible(NotFittedError)(f"This {type(self).__name__} instance is not fitted yet. "
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
                                  "Call 'fit' with appropriate arguments before using this "
                                  "estimator.")
 

@@ -73,7 +73,12 @@ default="constant"
         Draw a new sample order every epoch (from ``random_state``).
     random_state : int, numpy Generator, RandomState or None, default=None
         Seeds the shuffling once per ``fit``: the same seed and data give
-        identical results on either backend.
+        identical results on either backend. A Generator is used as it is, not
+        copied: ``fit`` and the first ``partial_fit`` draw from it and so
+        advance the caller's generator (two fits given one Generator differ;
+        an int repeats a fit exactly); later ``partial_fit`` calls draw from
+        the estimator's copy and leave it as it is. A RandomState gives one
+        draw, the seed of a new Generator.
     warm_start : bool, default=False
         ``fit`` starts from the previous fit's running weights (the step
         count, averages and ``loss_curve_`` restart).

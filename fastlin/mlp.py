@@ -68,7 +68,13 @@ default="constant"
     shuffle : bool, default=True
         A new sample order every epoch.
     random_state : int, numpy Generator, RandomState or None, default=None
-        Seeds the initial weights and the shuffling, once per ``fit``.
+        Seeds the initial weights and the shuffling, once per ``fit``. A
+        Generator is used as it is, not copied: ``fit`` and the first
+        ``partial_fit`` draw from it and so advance the caller's generator
+        (two fits given one Generator differ; an int repeats a fit exactly);
+        later ``partial_fit`` calls draw from the estimator's copy and leave
+        it as it is. A RandomState gives one draw, the seed of a new
+        Generator.
     warm_start : bool, default=False
         ``fit`` continues from the previous fit's weights and velocities,
         and its step count ``t_``: the schedule carries on where it stopped
@@ -153,10 +159,13 @@ default="constant"
             params = init_network_params(n_features, self.hidden_size, n_outputs, rng, dtype)
             velocities = None
         else:
-            if continue_from.coefs_[0].shape[1] != self.hidden_size and self.warm_start:
+            fitted_size = continue_from.coefs_[0].shape[1]
+            if fitted_size != self.hidden_size:
                 raise ValueError(
-                    f"warm_start: hidden_size={self.hidden_size} differs from the previous "
-                    f"fit's {continue_from.coefs_[0].shape[1]}.")
+                    f"hidden_size={self.hidden_size} differs from the fitted network's "
+                    f"{fitted_size} hidden units; partial_fit and warm_start continue the "
+                    f"fitted network (set hidden_size={fitted_size}, or fit with "
+                    "warm_start=False to start a new one).")
             params = [np.array(p, dtype=dtype, order="C") for p in continue_from._params]
             prev = getattr(continue_from, "_velocities", None)
             velocities = None if prev is None else [np.array(v, dtype=dtype) for v in prev]

@@ -51,3 +51,16 @@ def relative_error(actual, expected):
 def rng():
     """A NumPy Generator with a fixed seed, fresh for each test."""
     return np.random.default_rng(0)
+
+
+def child_env():
+    """The environment for a child Python process that imports the very
+    fastlin this process imported (the checkout's or an installed one,
+    wherever the tests were started from)."""
+    import os
+
+    import fastlin
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastlin.__file__)))
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))

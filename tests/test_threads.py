@@ -9,19 +9,28 @@
   in progress ends (no later epoch starts), leaves the estimator as it was,
   and the estimator can be fitted again: in-process, counting kernel calls,
   and with a real SIGINT sent to a child process.
+* None of this depends on how the test process was started: a process
+  launched in the background by a non-interactive shell inherits SIGINT
+  ignored (and Python then keeps it ignored), so every Ctrl-C test installs
+  Python's default handler itself, and one test runs them all under an
+  inherited SIG_IGN. A fit that is not interrupted fails within seconds
+  instead of running its 10⁴ (or 10⁹) epochs.
 """
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import fastlin._base
+from conftest import child_env
 from estimator_cases import BACKENDS, NAMES, fitted_arrays, make, make_data, quiet_fit
 from fastlin import NotFittedError, _linear_fast, _mlp_fast
 
@@ -163,18 +172,39 @@ def test_threads_share_one_estimator_class_not_state():
 # --------------------------------------------------------------------------
 # Ctrl-C
 
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt during the test (Python's default
+    handler, installed whatever the process inherited), and the previous
+    handler is back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _NotInterrupted(AssertionError):
+    """An epoch began after the one the interrupt was sent in."""
+
+
 class _Interrupting:
     """Stands in for a backend module: forwards every call, counts the epochs
     started, and sends this process SIGINT from another thread while the
     ``at``-th epoch's kernel runs (the thread gets the GIL once the kernel
     releases it). That call does not return before the signal has been sent,
-    so the interrupt always falls inside the estimator's call, never after."""
+    so the interrupt always falls inside the estimator's call, never after.
+    An epoch started after that one raises ``_NotInterrupted`` at once, so a
+    fit that the signal did not stop fails instead of running on."""
 
     def __init__(self, module, at):
         self._module, self._at, self.started = module, at, 0
 
     def _call(self, fn, *args, **kw):
         self.started += 1
+        if self.started > self._at:
+            raise _NotInterrupted(f"epoch {self.started} began after SIGINT was sent "
+                                  f"during epoch {self._at}")
         if self.started != self._at:
             return fn(*args, **kw)
         sent = threading.Event()
@@ -198,7 +228,8 @@ class _Interrupting:
 @pytest.mark.parametrize("batch_size", [1, None])
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ctrl_c_stops_within_one_epoch_and_refit_works(name, backend, batch_size, monkeypatch):
+def test_ctrl_c_stops_within_one_epoch_and_refit_works(name, backend, batch_size, monkeypatch,
+                                                       sigint_raises):
     if name == "MLPClassifier" and batch_size is None:
         batch_size = 64
     X, y = make_data(name, n=3000, m=20)
@@ -210,7 +241,6 @@ def test_ctrl_c_stops_within_one_epoch_and_refit_works(name, backend, batch_size
         return spies[-1]
 
     monkeypatch.setattr(fastlin._base, "get_backend", get_backend)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     est = make(name, backend=backend, max_iter=10_000, batch_size=batch_size)
     with pytest.raises(KeyboardInterrupt):
         est.fit(X, y)
@@ -228,7 +258,7 @@ def test_ctrl_c_stops_within_one_epoch_and_refit_works(name, backend, batch_size
         np.testing.assert_array_equal(a, b)
 
 
-def test_ctrl_c_during_warm_start_leaves_the_previous_fit(monkeypatch):
+def test_ctrl_c_during_warm_start_leaves_the_previous_fit(monkeypatch, sigint_raises):
     X, y = make_data("LogisticRegression-log", n=3000, m=20)
     est = quiet_fit(make("LogisticRegression-log", warm_start=True), X, y)
     before = [a.copy() for a in fitted_arrays(est)]
@@ -244,7 +274,8 @@ def test_ctrl_c_during_warm_start_leaves_the_previous_fit(monkeypatch):
 
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ctrl_c_during_partial_fit_leaves_the_estimator_unchanged(name, backend, monkeypatch):
+def test_ctrl_c_during_partial_fit_leaves_the_estimator_unchanged(name, backend, monkeypatch,
+                                                                  sigint_raises):
     """partial_fit runs one epoch: an interrupt during it publishes nothing
     (weights, step count, loss curve and the shuffling generator unchanged),
     and the next partial_fit continues exactly as if it had never happened."""
@@ -269,7 +300,10 @@ def test_ctrl_c_during_partial_fit_leaves_the_estimator_unchanged(name, backend,
 
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal
+    # a process that inherited SIGINT ignored keeps it ignored: ask for Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     import numpy as np
     from fastlin import {cls}
 
@@ -289,6 +323,31 @@ CHILD = textwrap.dedent("""
     print("REFIT OK", est.n_iter_, flush=True)
 """)
 
+# Bounds on a child process, in seconds: from its start to its second epoch
+# (imports included, on a loaded machine), and from SIGINT to its exit (the
+# epoch in progress, then a two-epoch refit). A child that ignores the
+# signal fails the test when the second bound runs out.
+CHILD_START_S = 60
+CHILD_STOP_S = 30
+
+
+class _Lines:
+    """A pipe's lines, each read bounded in time (a thread drains the pipe)."""
+
+    def __init__(self, stream):
+        self._queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def next(self, deadline):
+        """The next line; None once the pipe is closed; queue.Empty when
+        ``deadline`` (time.monotonic()) passes first."""
+        return self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+
 
 @pytest.mark.parametrize("cls,classifier", [("LinearRegression", False),
                                             ("SoftmaxRegression", True),
@@ -296,26 +355,71 @@ CHILD = textwrap.dedent("""
 def test_real_sigint_to_a_child_process(cls, classifier):
     """A real Ctrl-C: the child prints one line per epoch; after its second
     epoch the parent sends SIGINT; the child must report KeyboardInterrupt,
-    an untouched estimator, and a working refit (the fit would otherwise run
-    10⁹ epochs: the timeout fails it)."""
-    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    an untouched estimator, and a working refit. The fit would otherwise run
+    10⁹ epochs: a child still running CHILD_STOP_S seconds after the signal
+    fails the test (and is killed)."""
     child = subprocess.Popen([sys.executable, "-c", CHILD.format(cls=cls, classifier=classifier)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=child_env())
+    lines, out, stage = [], _Lines(child.stdout), "reach its second epoch"
     try:
-        lines = []
-        for line in child.stdout:
-            lines.append(line.strip())
-            if line.startswith("epoch 2,"):
-                child.send_signal(signal.SIGINT)
-                break
-        rest, err = child.communicate(timeout=120)
+        deadline = time.monotonic() + CHILD_START_S
+        line = ""
+        while line is not None and not line.startswith("epoch 2,"):
+            line = out.next(deadline)
+            lines.append(line)
+        assert line is not None, f"the child ended before its second epoch: {lines[-10:]}"
+        child.send_signal(signal.SIGINT)
+        stage = "exit after SIGINT"
+        deadline = time.monotonic() + CHILD_STOP_S
+        while line is not None:
+            line = out.next(deadline)
+            lines.append(line)
+        child.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except (queue.Empty, subprocess.TimeoutExpired):
+        pytest.fail(f"the child did not {stage} within "
+                    f"{CHILD_START_S if stage.startswith('reach') else CHILD_STOP_S} s; "
+                    f"its last lines: {lines[-5:]}")
     finally:
         if child.poll() is None:
             child.kill()
-    lines += rest.splitlines()
-    assert child.returncode == 0, err
+            child.wait()
+    lines = lines[:-1]                       # the end-of-output marker
+    assert child.returncode == 0, lines[-10:]
     assert "INTERRUPTED" in lines, lines[-5:]
     assert "FITTED BEFORE REFIT False" in lines
     assert "REFIT OK 2" in lines
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert len(epochs) >= 2
+
+
+# Every Ctrl-C test of this module (a -k expression), and a program that runs
+# the command in its arguments with SIGINT ignored from the start, as a
+# background job of a non-interactive shell (``cmd &``, nohup, many CI
+# runners) is started.
+CTRL_C_TESTS = "ctrl_c or real_sigint"
+WITH_SIGINT_IGNORED = [sys.executable, "-c",
+                       "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                       "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"]
+
+
+def test_interrupt_tests_pass_when_sigint_is_inherited_ignored():
+    """The Ctrl-C tests above pass in a pytest process that inherited SIGINT
+    ignored (their result must not depend on how the suite was started)."""
+    probe = subprocess.run(
+        WITH_SIGINT_IGNORED + ["-c", "import signal; print(signal.getsignal(signal.SIGINT))"],
+        capture_output=True, text=True, timeout=60, env=child_env())
+    assert probe.stdout.strip() == str(signal.SIG_IGN), probe   # the set-up is what it says
+    here = os.path.abspath(__file__)
+    run = subprocess.run(
+        WITH_SIGINT_IGNORED + ["-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", here,
+                               "-k", CTRL_C_TESTS],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        cwd=os.path.dirname(here), env=child_env())
+    tail = run.stdout.split("short test summary")[0][-4000:] + run.stderr[-2000:]
+    assert run.returncode == 0, tail
+    passed = {line.split("::")[1].split("[")[0] for line in run.stdout.splitlines()
+              if line.startswith("PASSED ")}
+    ctrl_c = {name for name in globals() if name.startswith("test_")
+              and any(word in name for word in CTRL_C_TESTS.split(" or "))}
+    assert ctrl_c and passed == ctrl_c, (passed, tail)

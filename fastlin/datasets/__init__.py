@@ -9,7 +9,7 @@ intp labels 0..9 for digits, and floats in X's dtype for the binary task
 (0/1) and for diabetes (the response). The attribution of each dataset is in
 ``DIGITS_DESCR`` and ``DIABETES_DESCR`` (and the README's "Data" section).
 The files were copied from the data files distributed with scikit-learn by
-``_make_data.py`` beside this module.
+the repository's ``tools/make_datasets.py`` (not part of the package).
 """
 from importlib.resources import files
 
