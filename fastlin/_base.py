@@ -20,6 +20,7 @@ and memory maps) is used as it is, never copied; any other layout (Fortran
 order, strided views) is copied once into a C-contiguous array.
 """
 import copy
+import functools
 import numbers
 import sys
 import time
@@ -144,6 +145,26 @@ class Estimator:
 
 # --------------------------------------------------------------------------
 # input validation
+
+def _is_dask_array(X):
+    """True for a dask array, checked without importing dask (a dask array
+    exists only once ``dask.array`` has been imported)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def dask_aware(method):
+    """Decorator of a prediction method ``method(self, X)``: for a dask
+    array X, the result is a dask array computed block by block on the
+    workers (``fastlin._dask.predict_blocks``)."""
+    @functools.wraps(method)
+    def dispatch(self, X):
+        if _is_dask_array(X):
+            from ._dask import predict_blocks
+            return predict_blocks(self, method, X)
+        return method(self, X)
+    return dispatch
+
 
 def _is_sparse(X):
     sp = sys.modules.get("scipy.sparse")
@@ -504,6 +525,9 @@ class SGDEstimator(Estimator):
             raise ValueError("classes must be passed on the first call to partial_fit "
                              "(all the labels the estimator will ever see).")
         continuing = self._is_fitted() and (not first or self.warm_start)
+        if _is_dask_array(X):       # trained on the workers of the dask client
+            from ._dask import fit as dask_fit
+            return dask_fit(self, module, X, y, sample_weight, classes, partial, first, continuing)
         X = check_X(X, dtype=None if first else self._dtype,
                     n_features=None if first else self.n_features_in_, estimator=self)
         n_samples, n_features = X.shape
@@ -518,7 +542,12 @@ class SGDEstimator(Estimator):
             raise ValueError("warm_start: y's classes differ from the previous fit's "
                              f"{self.classes_.tolist()}.")
         n_outputs = self._n_outputs(fitted.get("classes_"))
+        return self._train(module, X, y, sw, fitted, n_outputs, partial, first, continuing)
 
+    def _train(self, module, X, y, sw, fitted, n_outputs, partial, first, continuing):
+        """The epoch loop on validated data (``fastlin._dask`` calls it with
+        its stand-ins for X and the backend module)."""
+        n_samples, n_features = X.shape
         # the generator: seeded once per fit; partial_fit keeps drawing from it
         if partial and not first:
             rng = copy.deepcopy(self._rng)   # published only if the call succeeds
@@ -536,7 +565,9 @@ class SGDEstimator(Estimator):
         best, stale, converged = np.inf, 0, False
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
-            if self.batch_size is None:
+            if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
+                order = X.chunk_seeds(rng if self.shuffle and self.batch_size is not None else None)
+            elif self.batch_size is None:
                 order = self._full_batch_order(n_samples)
             elif self.shuffle:
                 order = rng.permutation(n_samples).astype(np.intp, copy=False)
@@ -562,7 +593,7 @@ class SGDEstimator(Estimator):
         if not partial and self.tol is not None and not converged:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
                           "before the training loss stopped improving by tol; consider "
-                          "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=3)
+                          "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=4)
 
         # success: publish everything at once
         for name, value in fitted.items():

@@ -21,7 +21,7 @@ kept to continue from (``partial_fit``, ``warm_start``).
 """
 import numpy as np
 
-from ._base import SGDEstimator, check_param
+from ._base import SGDEstimator, check_param, dask_aware
 from ._numeric import learning_rate as _learning_rate
 from ._numeric import sigmoid, softmax
 
@@ -219,6 +219,7 @@ class _LinearClassifier(_LinearSGD):
         """
         return self._partial_fit(X, y, sample_weight, classes)
 
+    @dask_aware
     def decision_function(self, X):
         """The scores s = x W + b.
 
@@ -246,6 +247,7 @@ class _BinaryClassifier(_LinearClassifier):
 
     _multiclass = False
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[1] where s >= 0, else classes_[0].
 
@@ -267,6 +269,7 @@ class _MulticlassClassifier(_LinearClassifier):
 
     _multiclass = True
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[argmax_j s_j] (the lowest index
         on ties).
@@ -330,6 +333,7 @@ class LinearRegression(_LinearSGD):
         """
         return self._partial_fit(X, y, sample_weight)
 
+    @dask_aware
     def predict(self, X):
         """The prediction ŷ = X w + b.
 
@@ -392,6 +396,7 @@ class LogisticRegression(_BinaryClassifier):
         super()._check_model_params()
         check_param("loss", self.loss, "options", options=tuple(self._LOSSES))
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities [1 − σ(s), σ(s)], computed from the score
         (no overflow for any s).
@@ -503,6 +508,7 @@ class SoftmaxRegression(_MulticlassClassifier):
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend)
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities softmax(s) (max-subtracted).
 

@@ -3,7 +3,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 ``fastlin.reference.network`` (same ``sgd_epoch``)."""
 import numpy as np
 
-from ._base import SGDEstimator, check_param
+from ._base import SGDEstimator, check_param, dask_aware
 from ._numeric import init_network_params, sigmoid, softmax
 
 
@@ -186,6 +186,7 @@ class MLPClassifier(SGDEstimator):
         (W, V), (b1, b2) = self.coefs_, self.intercepts_
         return sigmoid(X @ W + b1) @ V + b2
 
+    @dask_aware
     def decision_function(self, X):
         """The output scores Q̂ = σ(X W + b1) V + b2.
 
@@ -202,6 +203,7 @@ class MLPClassifier(SGDEstimator):
         S = self._output_scores(X)
         return S[:, 1] - S[:, 0] if S.shape[1] == 2 else S
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities Q = softmax(Q̂).
 
@@ -217,6 +219,7 @@ class MLPClassifier(SGDEstimator):
         """
         return softmax(self._output_scores(X))
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[argmax_k Q̂_k] (the lowest index
         on ties).
