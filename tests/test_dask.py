@@ -312,3 +312,29 @@ def test_fit_without_a_client_says_so():
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert "dask.distributed Client" in result.stdout
+
+
+def test_the_docs_example_runs(client):
+    """docs/distributed.md's example, on this module's cluster."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "distributed.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    assert "client = Client()" in block
+    block = block.replace("client = Client()", "client = the_client")
+    exec(compile(block, "docs/distributed.md", "exec"), {"the_client": client})
+
+
+def test_bench_script_runs(client, capsys):
+    """bench/dask_scaling.py at tiny sizes, in-process (it writes nothing
+    with --quick); no timing is asserted."""
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "dask_scaling.py"
+    module = runpy.run_path(str(script))
+    assert module["main"](["--quick", "--workers", "1", "--rows", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "### Per-iteration overhead" in out and "### Scaling: W2" in out
+    assert "| full-batch step |" in out and "| SGD epoch (per-sample) |" in out
