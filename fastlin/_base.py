@@ -11,7 +11,9 @@ One place for each thing:
   bounds checks).
 * ``SGDEstimator``: hyper-parameter checks, the epoch loop (shuffling,
   stopping rule, verbose output, divergence check) and ``fit`` /
-  ``partial_fit`` for both the linear models and the network.
+  ``partial_fit`` for both the linear models and the network. A dask X goes
+  to ``fastlin._dask``, which runs the same loop (``_train``) on the
+  workers' chunks; ``dask_aware`` does the same for the prediction methods.
 
 dtype policy: float32 X trains in float32 and keeps float32 parameters; any
 other numeric X (float64, float16, ints, bools, numeric objects) becomes
@@ -495,7 +497,9 @@ class SGDEstimator(Estimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data. float32 trains in float32; other numbers in float64.
-            A C-contiguous float32/float64 array is used without a copy.
+            A C-contiguous float32/float64 array is used without a copy. A
+            dask array trains on the workers of the current dask.distributed
+            client, where its chunks live (docs/distributed.md).
         y : array-like of shape (n_samples,)
             Targets (any labels for a classifier).
         sample_weight : array-like of shape (n_samples,), default=None

@@ -68,12 +68,14 @@ def _client():
 # validation: shapes on the client, values on the workers (by the estimators'
 # own checks, chunk by chunk)
 
-def _check_shape(X, estimator, n_features=None):
+def _check_shape(X, estimator, n_features=None, rows_known=True):
+    """X's shape checked as ``check_X`` checks it (the row count may be
+    unknown for prediction); X rechunked to whole rows."""
     name = type(estimator).__name__
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead (X has shape "
                          f"{X.shape}).")
-    if any(np.isnan(size) for size in X.shape):
+    if np.isnan(X.shape[1]) or rows_known and np.isnan(X.shape[0]):
         raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first.")
     n, m = X.shape
     if n == 0:
@@ -394,7 +396,7 @@ def predict_blocks(est, method, X):
     """``method(est, X)`` for a dask X: a dask array with X's row chunks,
     each block computed by the in-memory method where the block lives."""
     est._check_fitted()
-    X = _check_shape(X, est, est.n_features_in_)
+    X = _check_shape(X, est, est.n_features_in_, rows_known=False)
     probe = method(est, np.zeros((1, X.shape[1]), dtype=est._dtype))
     tail = probe.shape[1:]
     func = functools.partial(_apply, est, method.__name__, tail, probe.dtype)

@@ -39,7 +39,7 @@ def client():
     import distributed
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -184,6 +184,11 @@ def test_predict_returns_dask_arrays(client, name):
         expected = getattr(est, method)(X)
         assert out.shape == expected.shape and out.dtype == expected.dtype
         np.testing.assert_allclose(out.compute(), expected, rtol=1e-12, atol=1e-12)
+    # rows of unknown count (a boolean selection) predict too
+    keep = X[:, 0] > 0
+    out = est.predict(Xd[_dask(keep)])
+    assert np.isnan(out.shape[0])
+    np.testing.assert_array_equal(out.compute(), est.predict(X[keep]))
 
 
 # --------------------------------------------------------------------------
