@@ -289,7 +289,8 @@ def _chunks_epoch(module_name, kind, args, kw, seeds, *parts):
     """One epoch over the worker's chunks, continuing from chunk to chunk:
     (the updated state, t after it, Σ loss × rows)."""
     module = importlib.import_module(module_name)
-    args, kw = list(args), dict(kw)
+    # own, writeable copies (deserialised arrays may be read-only views)
+    args, kw = copy.deepcopy(list(args)), copy.deepcopy(dict(kw))
     t, total = kw["t"], 0.0
     for (x, y, sw), seed in zip(parts, seeds):
         args[_ORDER[kind]] = _chunk_order(x.shape[0], seed)
