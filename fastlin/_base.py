@@ -16,7 +16,9 @@ One place for each thing:
   imported pandas.
 * ``SGDEstimator``: hyper-parameter checks, the epoch loop (shuffling,
   stopping rule, verbose output, divergence check) and ``fit`` /
-  ``partial_fit`` for both the linear models and the network.
+  ``partial_fit`` for both the linear models and the network. A dask X goes
+  to ``fastlin._dask``, which runs the same loop (``_train``) on the
+  workers' chunks; ``dask_aware`` does the same for the prediction methods.
 
 dtype policy: float32 X trains in float32 and keeps float32 parameters; any
 other numeric X (float64, float16, ints, bools, numeric objects) becomes
@@ -25,6 +27,7 @@ and memory maps) is used as it is, never copied; any other layout (Fortran
 order, strided views) is copied once into a C-contiguous array.
 """
 import copy
+import functools
 import numbers
 import sys
 import time
@@ -176,6 +179,26 @@ class Estimator:
 
 # --------------------------------------------------------------------------
 # input validation
+
+def _is_dask_array(X):
+    """True for a dask array, checked without importing dask (a dask array
+    exists only once ``dask.array`` has been imported)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def dask_aware(method):
+    """Decorator of a prediction method ``method(self, X)``: for a dask
+    array X, the result is a dask array computed block by block on the
+    workers (``fastlin._dask.predict_blocks``)."""
+    @functools.wraps(method)
+    def dispatch(self, X):
+        if _is_dask_array(X):
+            from ._dask import predict_blocks
+            return predict_blocks(self, method, X)
+        return method(self, X)
+    return dispatch
+
 
 def _is_sparse(X):
     sp = sys.modules.get("scipy.sparse")
@@ -673,7 +696,9 @@ class SGDEstimator(Estimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data. float32 trains in float32; other numbers in float64.
-            A C-contiguous float32/float64 array is used without a copy.
+            A C-contiguous float32/float64 array is used without a copy. A
+            dask array trains on the workers of the current dask.distributed
+            client, where its chunks live (docs/distributed.md).
         y : array-like of shape (n_samples,)
             Targets (any labels for a classifier).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -709,6 +734,10 @@ class SGDEstimator(Estimator):
                              "call sees a part of the data); pass a dict of weights, e.g. "
                              "n / (n_classes · counts) from the whole training set.")
         continuing = self._is_fitted() and (not first or self.warm_start)
+        if _is_dask_array(X):       # trained on the workers of the dask client
+            from ._dask import fit as dask_fit
+            return dask_fit(self, module, X, y, sample_weight, classes, partial, first, continuing,
+                            init=init)
         if first:
             names = feature_names(X)
         else:
@@ -734,7 +763,15 @@ class SGDEstimator(Estimator):
             raise ValueError("warm_start: y's classes differ from the previous fit's "
                              f"{self.classes_.tolist()}.")
         n_outputs = self._n_outputs(fitted.get("classes_"))
+        return self._train(module, X, y, sw, fitted, n_outputs, partial, first, continuing,
+                           init=init, names=names)
 
+    def _train(self, module, X, y, sw, fitted, n_outputs, partial, first, continuing,
+               init=None, names=None):
+        """The epoch loop on validated data (``fastlin._dask`` calls it with
+        its stand-ins for X and the backend module); ``init`` holds the
+        initial parameters ``fit`` was given, ``names`` X's feature names."""
+        n_samples, n_features = X.shape
         # the generator: seeded once per fit; partial_fit keeps drawing from it
         if partial and not first:
             rng = copy.deepcopy(self._rng)   # published only if the call succeeds
@@ -757,7 +794,9 @@ class SGDEstimator(Estimator):
         best, stale, converged = np.inf, 0, False
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
-            if self.shuffle and self.batch_size is not None:
+            if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
+                order = X.chunk_seeds(rng if self.shuffle and self.batch_size is not None else None)
+            elif self.shuffle and self.batch_size is not None:
                 order = rng.permutation(n_samples).astype(np.intp, copy=False)
             else:
                 # no shuffling, or the full batch: its one step sums every
@@ -787,7 +826,7 @@ class SGDEstimator(Estimator):
         if not partial and self.tol is not None and not converged:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
                           "before the training loss stopped improving by tol; consider "
-                          "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=3)
+                          "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=4)
 
         # success: publish everything at once
         for name, value in fitted.items():

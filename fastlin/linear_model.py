@@ -38,7 +38,7 @@ samples a, a + 1, ..., as in scikit-learn); until the first such step
 import numpy as np
 
 from . import _losses
-from ._base import SGDEstimator, _all_finite, _is_int, _to_numeric, check_param
+from ._base import SGDEstimator, _all_finite, _is_int, _to_numeric, check_param, dask_aware
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
@@ -347,6 +347,7 @@ class _LinearClassifier(_LinearSGD):
         """
         return self._partial_fit(X, y, sample_weight, classes)
 
+    @dask_aware
     def decision_function(self, X):
         """The scores s = x W + b.
 
@@ -376,6 +377,7 @@ class _BinaryClassifier(_LinearClassifier):
 
     _multiclass = False
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[1] where s >= 0, else classes_[0].
 
@@ -397,6 +399,7 @@ class _MulticlassClassifier(_LinearClassifier):
 
     _multiclass = True
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[argmax_j s_j] (the lowest index
         on ties).
@@ -460,6 +463,7 @@ class LinearRegression(_LinearSGD):
         """
         return self._partial_fit(X, y, sample_weight)
 
+    @dask_aware
     def predict(self, X):
         """The prediction ŷ = X w + b.
 
@@ -523,6 +527,7 @@ class LogisticRegression(_BinaryClassifier):
         super()._check_model_params()
         check_param("loss", self.loss, "options", options=tuple(self._LOSSES))
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities [1 − σ(s), σ(s)], computed from the score
         (no overflow for any s; s = ±inf gives [0, 1] or [1, 0]).
@@ -540,6 +545,7 @@ class LogisticRegression(_BinaryClassifier):
         s = self._scores(X)[:, 0]
         return np.column_stack([sigmoid(-s), sigmoid(s)])
 
+    @dask_aware
     def predict_log_proba(self, X):
         """The log class probabilities [log σ(−s), log σ(s)], computed from
         the score as −log(1 + e^(∓s)): accurate where a probability rounds
@@ -681,6 +687,7 @@ class SoftmaxRegression(_MulticlassClassifier):
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend)
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities softmax(s) (max-subtracted; where scores
         are ±inf, the limit: the maximal classes share 1 equally).
@@ -697,6 +704,7 @@ class SoftmaxRegression(_MulticlassClassifier):
         """
         return softmax(self._scores(X))
 
+    @dask_aware
     def predict_log_proba(self, X):
         """The log class probabilities, log softmax(s) = s − max − log Σ e^(s − max):
         accurate where a probability rounds to 0 (never log 0 of a rounded

@@ -3,7 +3,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 ``fastlin.reference.network`` (same ``sgd_epoch``)."""
 import numpy as np
 
-from ._base import SGDEstimator, check_param
+from ._base import SGDEstimator, check_param, dask_aware
 from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
 
@@ -219,6 +219,7 @@ default="constant"
         (W, V), (b1, b2) = self.coefs_, self.intercepts_
         return affine_scores(sigmoid(affine_scores(X, W, b1)), V, b2)
 
+    @dask_aware
     def decision_function(self, X):
         """The output scores Q̂ = σ(X W + b1) V + b2.
 
@@ -237,6 +238,7 @@ default="constant"
         S = self._output_scores(X)
         return margin(S) if S.shape[1] == 2 else S
 
+    @dask_aware
     def predict_proba(self, X):
         """The class probabilities Q = softmax(Q̂) (where scores are ±inf,
         the limit: the maximal classes share 1 equally).
@@ -253,6 +255,7 @@ default="constant"
         """
         return softmax(self._output_scores(X))
 
+    @dask_aware
     def predict_log_proba(self, X):
         """The log class probabilities log softmax(Q̂) = Q̂ − max − log Σ e^(Q̂ − max):
         accurate where a probability rounds to 0 (never log 0 of a rounded
@@ -270,6 +273,7 @@ default="constant"
         """
         return log_softmax(self._output_scores(X))
 
+    @dask_aware
     def predict(self, X):
         """The class of each sample: classes_[argmax_k Q̂_k] (the lowest index
         on ties).

@@ -1,0 +1,381 @@
+"""Training on dask arrays where they live, and prediction block by block.
+
+``fit(X, y)`` with X a ``dask.array.Array`` trains on the workers of the
+current ``dask.distributed`` client; X is never gathered to the client. The
+estimator's own epoch loop (``SGDEstimator._train``: state, stopping rule,
+divergence checks, publishing) runs on the client with two stand-ins:
+
+* ``DaskData`` for X: the validated chunks, kept on the workers as futures
+  and grouped by the worker holding them. It has X's ``shape`` and ``dtype``
+  and draws one shuffling seed per chunk and epoch (``chunk_seeds``).
+* ``DaskKernels`` for the backend module: the ``sgd_epoch`` calls the
+  estimator's ``_epoch`` makes, with the same arguments, carried out on the
+  workers by the backend's own kernels.
+
+How each model trains (docs/distributed.md):
+
+* Full batch (``batch_size=None``), equal to the in-memory fit up to
+  rounding: every chunk takes the one full-batch step (``sgd_epoch`` with a
+  batch of all its rows) from the same parameters, and the row-weighted mean
+  of the results is exactly the step on all rows, since the step is linear
+  in the mean gradient (the L2 term, averaging and momentum included). Each
+  worker returns its row-weighted parameters; the client adds them and
+  divides by n.
+* Per-sample and minibatch SGD, iterative parameter mixing (McDonald, Hall &
+  Mann 2010): each worker runs one epoch over its chunks (in index order,
+  each chunk's rows shuffled from its seed), starting from the broadcast
+  parameters; the client averages the parameters (and velocities) weighted
+  by rows and repeats. The step count t advances by the steps of all
+  workers, so the learning-rate schedule and ``t_`` count as in memory. With
+  ``average=True`` the published average is the mean of the weights after
+  every step of every worker.
+
+Importing this module imports dask; ``fastlin`` imports it only when it is
+handed a dask array.
+"""
+import copy
+import functools
+import importlib
+import numbers
+
+import numpy as np
+
+import dask
+import dask.array as da
+
+from ._base import (FLOAT_DTYPES, _check_target_length, _column_or_1d, _is_dask_array,
+                    check_regression_target, check_sample_weight, check_X, encode_labels,
+                    unique_labels)
+
+
+def _client():
+    try:
+        from distributed import get_client
+    except ImportError as exc:
+        raise ImportError("fitting a dask array needs dask.distributed; install the extra "
+                          "with `pip install fastlin[dask]`.") from exc
+    try:
+        return get_client()
+    except ValueError:
+        raise ValueError("fitting a dask array trains on the workers of a dask.distributed "
+                         "Client, and none is running: create one first (e.g. `from "
+                         "distributed import Client; client = Client()`), or pass an "
+                         "in-memory array.") from None
+
+
+# --------------------------------------------------------------------------
+# validation: shapes on the client, values on the workers (by the estimators'
+# own checks, chunk by chunk)
+
+def _check_shape(X, estimator, n_features=None, rows_known=True):
+    """X's shape checked as ``check_X`` checks it (the row count may be
+    unknown for prediction); X rechunked to whole rows."""
+    name = type(estimator).__name__
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead (X has shape "
+                         f"{X.shape}).")
+    if np.isnan(X.shape[1]) or rows_known and np.isnan(X.shape[0]):
+        raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first.")
+    n, m = X.shape
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if m == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if n_features is not None and m != n_features:
+        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
+                         "features as input.")
+    return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
+
+
+def _rows_like(a, X):
+    """The 1-d (n,) array ``a`` as a dask array chunked like X's rows."""
+    if _is_dask_array(a):
+        return a.rechunk((X.chunks[0],))
+    return da.from_array(a, chunks=(X.chunks[0],))
+
+
+def _chunk_weights(sw, n, dtype):
+    """``check_sample_weight`` on one chunk, where an all-zero chunk is
+    valid (only the total must be positive, checked on the client)."""
+    if sw is None:
+        return None
+    if isinstance(sw, numbers.Number):
+        return np.full(n, sw, dtype=dtype)
+    if isinstance(sw, np.ndarray) and sw.shape == (n,) and sw.dtype.kind in "fiub" \
+            and not np.any(sw):
+        return np.zeros(n, dtype=dtype)
+    return check_sample_weight(sw, n, dtype)
+
+
+def _check_chunk(x, y, sw, dtype, estimator, regressor):
+    """One chunk validated for the kernels, and its summary for the client:
+    (rows, distinct labels, labels with a positive weight, Σ w)."""
+    x = check_X(x, dtype=dtype, estimator=estimator)
+    n = x.shape[0]
+    sw = _chunk_weights(sw, n, dtype)
+    if regressor:
+        y = check_regression_target(y, n, dtype, estimator)
+        labels = positive = None
+    else:
+        y = np.asarray(y)
+        _check_target_length(y, n)
+        labels = unique_labels(y, estimator)
+        if sw is None:
+            positive = labels
+        else:
+            positive = unique_labels(y[sw > 0], estimator) if np.any(sw > 0) else labels[:0]
+    total = None if sw is None else float(np.sum(sw, dtype=np.float64))
+    return (x, y, sw), (n, labels, positive, total)
+
+
+def _part(checked):
+    return checked[0]
+
+
+def _summary(checked):
+    return checked[1]
+
+
+def _encode_chunk(part, classes, estimator, multiclass, dtype):
+    x, y, sw = part
+    idx = encode_labels(y, classes, x.shape[0], estimator)
+    return x, (idx if multiclass else idx.astype(dtype)), sw
+
+
+def fit(est, module, X, y, sample_weight, classes, partial, first, continuing, init=None):
+    """``est._fit`` for a dask X: validate on the workers, then run the
+    estimator's loop with ``DaskData`` and ``DaskKernels``."""
+    client = _client()
+    name = type(est).__name__
+    X = _check_shape(X, est, None if first else est.n_features_in_)
+    n, m = X.shape
+    if continuing and m != est.n_features_in_:
+        raise ValueError(f"X has {m} features, but {name} is expecting {est.n_features_in_} "
+                         "features as input (warm_start continues the previous fit).")
+    dtype = (X.dtype if X.dtype in FLOAT_DTYPES else np.dtype(np.float64)) if first \
+        else est._dtype
+    regressor = est._estimator_type == "regressor"
+    if y is None:
+        est._prepare_targets(None, n, dtype, None, classes, first)   # raises
+    y = _column_or_1d(y if _is_dask_array(y) else np.asarray(y))
+    _check_target_length(y, n)
+    y = _rows_like(y, X)
+
+    sw_chunks = [None] * len(X.chunks[0])
+    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
+        check_sample_weight(sample_weight, 1, dtype)
+        sw_chunks = [sample_weight] * len(X.chunks[0])
+    elif sample_weight is not None:
+        sw = sample_weight if _is_dask_array(sample_weight) else np.asarray(sample_weight)
+        if sw.ndim != 1:
+            raise ValueError(f"sample_weight must be 1d, got shape {sw.shape}.")
+        if sw.shape[0] != n:
+            raise ValueError(f"sample_weight.shape == ({sw.shape[0]},), expected ({n},) "
+                             "(one weight per sample).")
+        sw_chunks = list(_rows_like(sw, X).to_delayed(optimize_graph=False).ravel())
+
+    # a clean copy names the estimator in the workers' error messages
+    stand_in = type(est)(**est.get_params())
+    xs = X.to_delayed(optimize_graph=False).ravel()
+    ys = y.to_delayed(optimize_graph=False).ravel()
+    keep = [i for i, rows in enumerate(X.chunks[0]) if rows > 0]
+    checked = client.compute([dask.delayed(_check_chunk, pure=False)(
+        xs[i], ys[i], sw_chunks[i], dtype, stand_in, regressor) for i in keep])
+    parts = client.map(_part, checked)
+    summaries = client.gather(client.map(_summary, checked))
+    del checked
+
+    if sample_weight is not None and not sum(s[3] for s in summaries) > 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs a "
+                         "positive weight.")
+    fitted = {}
+    if not regressor:
+        labels = np.concatenate([s[1] for s in summaries])
+        positive = None if sample_weight is None else np.concatenate(
+            [np.isin(s[1], s[2]) for s in summaries]).astype(np.float64)
+        # the estimator's own checks (classes, their number, positive weights),
+        # on the distinct labels of the chunks
+        _, fitted = est._prepare_targets(labels, len(labels), dtype, positive, classes, first)
+        if continuing and not np.array_equal(fitted["classes_"], est.classes_):
+            raise ValueError("warm_start: y's classes differ from the previous fit's "
+                             f"{est.classes_.tolist()}.")
+        parts = client.map(_encode_chunk, parts, classes=fitted["classes_"],
+                           estimator=stand_in, multiclass=est._multiclass, dtype=dtype)
+    data = DaskData(client, parts, [s[0] for s in summaries], m, dtype)
+    kernels = DaskKernels(data, module.__name__, est._kind, full_batch=est.batch_size is None)
+    n_outputs = est._n_outputs(fitted.get("classes_"))
+    try:
+        return est._train(kernels, data, None, None, fitted, n_outputs, partial, first,
+                          continuing, init=init)
+    finally:
+        data.release()
+
+
+# --------------------------------------------------------------------------
+# the stand-ins
+
+class DaskData:
+    """The training data as futures of validated chunks (x, y, sw) on the
+    workers, grouped by the worker that holds them."""
+
+    def __init__(self, client, parts, rows, n_features, dtype):
+        from distributed import wait
+
+        wait(parts)
+        self.client = client
+        self.parts = parts
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.shape = (int(self.rows.sum()), n_features)
+        self.dtype = np.dtype(dtype)
+        holders = client.who_has(parts)
+        groups = {}
+        for i, part in enumerate(parts):
+            groups.setdefault(sorted(holders[part.key])[0], []).append(i)
+        #: [(worker address, chunk indices)], in a fixed order
+        self.groups = sorted(groups.items())
+
+    def chunk_seeds(self, rng):
+        """One seed per chunk for this epoch's shuffle (None: in order)."""
+        if rng is None:
+            return [None] * len(self.parts)
+        return [int(s) for s in rng.integers(0, 2**63, size=len(self.parts))]
+
+    def release(self):
+        self.parts = None
+
+
+def _state(kind, args, kw):
+    """The arrays an epoch updates, flattened: linear [W, b, (W̄, b̄)],
+    network [W, b1, V, b2, (velocities)]."""
+    if kind == "linear":
+        state = [args[0], args[1]]
+        if kw.get("W_avg") is not None:
+            state += [kw["W_avg"], kw["b_avg"]]
+        return state
+    state = list(args[0])
+    if kw.get("velocities") is not None:
+        state += list(kw["velocities"])
+    return state
+
+
+#: the position of ``order`` in sgd_epoch's arguments after (X, y)
+_ORDER = {"linear": 2, "network": 1}
+
+
+def _chunk_order(rows, seed):
+    if seed is None:
+        return np.arange(rows, dtype=np.intp)
+    return np.random.default_rng(seed).permutation(rows).astype(np.intp, copy=False)
+
+
+def _chunks_epoch(module_name, kind, args, kw, seeds, *parts):
+    """One epoch over the worker's chunks, continuing from chunk to chunk:
+    (the updated state, t after it, Σ loss × rows)."""
+    module = importlib.import_module(module_name)
+    # own, writeable copies (deserialised arrays may be read-only views)
+    args, kw = copy.deepcopy(list(args)), copy.deepcopy(dict(kw))
+    t, total = kw["t"], 0.0
+    for (x, y, sw), seed in zip(parts, seeds):
+        args[_ORDER[kind]] = _chunk_order(x.shape[0], seed)
+        kw.update(t=t, sample_weight=sw)
+        loss, t = module.sgd_epoch(x, y, *args, **kw)
+        total += loss * x.shape[0]
+    return _state(kind, args, kw), t, total
+
+
+def _chunks_full_step(module_name, kind, args, kw, *parts):
+    """The full-batch step of each chunk from the same start: (Σ rows ×
+    state after the step, Σ loss × rows, t after the step)."""
+    module = importlib.import_module(module_name)
+    sums, total, t = None, 0.0, kw["t"]
+    for x, y, sw in parts:
+        rows = x.shape[0]
+        a, k = copy.deepcopy(list(args)), copy.deepcopy(dict(kw))
+        a[_ORDER[kind]] = _chunk_order(rows, None)
+        k.update(sample_weight=sw, batch_size=rows)
+        loss, t = module.sgd_epoch(x, y, *a, **k)
+        weighted = [rows * np.asarray(p, dtype=np.float64) for p in _state(kind, a, k)]
+        sums = weighted if sums is None else [s + w for s, w in zip(sums, weighted)]
+        total += loss * rows
+    return sums, total, t
+
+
+class DaskKernels:
+    """The backend module's ``sgd_epoch``, with X a
+    ``DaskData``: the same arguments and results, computed on the workers."""
+
+    def __init__(self, data, module_name, kind, full_batch):
+        self.data = data
+        self.module_name = module_name
+        self.kind = kind
+        self.full_batch = full_batch
+
+    def _submit(self, fn, args):
+        data = self.data
+        futures = [data.client.submit(fn, *args(chunks), *[data.parts[i] for i in chunks],
+                                      workers=[worker], allow_other_workers=False,
+                                      pure=False)
+                   for worker, chunks in data.groups]
+        return data.client.gather(futures)
+
+    def sgd_epoch(self, X, y, *args, **kw):
+        """One epoch of ``sgd_epoch`` over every chunk of X, in place on the
+        state passed; ``order`` holds the chunks' seeds (``chunk_seeds``)."""
+        n = X.shape[0]
+        seeds = args[_ORDER[self.kind]]
+        args = list(args)
+        args[_ORDER[self.kind]] = None
+        kw = {k: v for k, v in kw.items() if k != "sample_weight"}
+        state = _state(self.kind, args, kw)
+        t0 = kw["t"]
+        if self.full_batch:
+            results = self._submit(_chunks_full_step,
+                                   lambda chunks: (self.module_name, self.kind, args, kw))
+            for j, target in enumerate(state):
+                target[...] = sum(r[0][j] for r in results) / n
+            return sum(r[1] for r in results) / n, results[0][2]
+
+        results = self._submit(_chunks_epoch, lambda chunks: (
+            self.module_name, self.kind, args, kw, [seeds[i] for i in chunks]))
+        rows = [int(X.rows[chunks].sum()) for _, chunks in X.groups]
+        steps = [r[1] - t0 for r in results]
+        t = t0 + sum(steps)
+        averaged = range(2, 4) if self.kind == "linear" and len(state) == 4 else ()
+        for j, target in enumerate(state):
+            if j in averaged:
+                # the mean of the weights after every step of every worker:
+                # worker w's average covers the t0 earlier steps and its s_w
+                total = sum((t0 + s) * np.asarray(r[0][j], dtype=np.float64)
+                            for s, r in zip(steps, results))
+                total -= (len(results) - 1) * t0 * np.asarray(target, dtype=np.float64)
+                target[...] = total / t
+            else:
+                target[...] = sum(w * np.asarray(r[0][j], dtype=np.float64)
+                                  for w, r in zip(rows, results)) / n
+        return sum(r[2] for r in results) / n, t
+
+
+# --------------------------------------------------------------------------
+# prediction
+
+def _apply(estimator, method, tail, dtype, block):
+    if block.shape[0] == 0:
+        return np.empty((0,) + tail, dtype=dtype)
+    return getattr(estimator, method)(block)
+
+
+def predict_blocks(est, method, X):
+    """``method(est, X)`` for a dask X: a dask array with X's row chunks,
+    each block computed by the in-memory method where the block lives."""
+    est._check_fitted()
+    X = _check_shape(X, est, est.n_features_in_, rows_known=False)
+    probe = method(est, np.zeros((1, X.shape[1]), dtype=est._dtype))
+    tail = probe.shape[1:]
+    func = functools.partial(_apply, est, method.__name__, tail, probe.dtype)
+    meta = np.empty((0,) + tail, dtype=probe.dtype)
+    if not tail:
+        return X.map_blocks(func, drop_axis=1, dtype=probe.dtype, meta=meta)
+    return X.map_blocks(func, chunks=(X.chunks[0],) + tuple((k,) for k in tail),
+                        dtype=probe.dtype, meta=meta)
