@@ -27,12 +27,16 @@ compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 
 ONLY = {name for name in os.environ.get("FASTLIN_EXTENSIONS", "").split(",") if name}
 
+# Both kernels include fastlin/_simd.h (their C helpers): it is on the include
+# path (the debug build's C is generated elsewhere) and a change to it rebuilds.
 extensions = [
     Extension(
         f"fastlin.{pyx.stem}",
         [str(pyx)],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        include_dirs=["fastlin", np.get_include()],
+        depends=["fastlin/_simd.h"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("FASTLIN_DEBUG_BUILD", "1" if DEBUG else "0")],
         extra_compile_args=compile_args,
     )
     for pyx in sorted(Path("fastlin").glob("*.pyx"))
