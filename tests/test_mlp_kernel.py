@@ -16,7 +16,7 @@ def problem(n=53, m=7, hidden=6, c=4, dtype=np.float64, seed=0):
     params = net.init_params(m, hidden, c, random_state=seed, dtype=dtype)
     params[1] += 0.3 * rng.standard_normal(hidden).astype(dtype)
     params[3] += 0.3 * rng.standard_normal(c).astype(dtype)
-    w = rng.uniform(0.2, 3.0, size=n)
+    w = rng.uniform(0.2, 3.0, size=n).astype(dtype)
     return X, y, params, w
 
 
@@ -75,7 +75,8 @@ def test_several_epochs_invscaling_batch_one_and_consecutive_order(dtype):
 
 def test_batch_larger_than_order_and_empty_order():
     X, y, params, _ = problem()
-    ref, got = run_both(X, y, params, np.arange(len(y))[::-1], eta0=0.1, batch_size=1000)
+    ref, got = run_both(X, y, params, np.arange(len(y))[::-1].copy(), eta0=0.1,
+                        batch_size=1000)
     assert got[1] == ref[1] == 1
     for a, e in zip(got[2], ref[2]):
         assert_close(a, e, 1e-9)
@@ -134,6 +135,16 @@ def bad_calls():
     yield TypeError, (X, y, f32, order), {}
     yield TypeError, (X, y.astype(float), params, order), {}
     yield TypeError, (X, y, params, order.astype(float)), {}
+    yield TypeError, (X, y.astype(np.int32), params, order), {}               # not intp
+    yield TypeError, (X, y, params, order.astype(np.int32)), {}
+    yield TypeError, (X, y.tolist(), params, order), {}
+    yield TypeError, (X, y, params, order.tolist()), {}
+    yield TypeError, (X, y, params, order), {"sample_weight": np.ones(len(y), np.float32)}
+    yield TypeError, (X, y, params, order), {"sample_weight": [1.0] * len(y)}
+    yield ValueError, (X, np.repeat(y, 2)[::2], params, order), {}            # strided
+    yield ValueError, (X, y, params, np.repeat(order, 2)[::2]), {}
+    yield ValueError, (X, y[:, None], params, order), {}
+    yield ValueError, (X, y, params, order), {"sample_weight": np.ones(2 * len(y))[::2]}
     yield TypeError, (X.tolist(), y, params, order), {}
     yield ValueError, (np.asfortranarray(X), y, params, order), {}
     yield ValueError, (X[:, ::2], y, params, order), {}
@@ -201,7 +212,7 @@ def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
                         np.logspace(-8, np.log10(745), 3000)])
     S = s.reshape(-1, 7).astype(dtype)
     b = np.linspace(-0.5, 0.5, 7).astype(dtype)
-    got = fast.sigmoid_bias(S, b)
+    got = fast._py_sigmoid_bias(S, b)
     with np.errstate(under="ignore"):
         expected = sigmoid((S + b).astype(np.float64))
     assert got.dtype == dtype
@@ -210,20 +221,21 @@ def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
     rel = np.abs(got[normal] - expected[normal]) / expected[normal]
     assert rel.max() <= (1e-14 if dtype == np.float64 else 2e-6)
     assert np.all(np.abs(got[~normal]) <= tiny * 1e3)
-    special = fast.sigmoid_bias(np.array([[np.nan, np.inf, -np.inf]], dtype=dtype),
+    special = fast._py_sigmoid_bias(np.array([[np.nan, np.inf, -np.inf]], dtype=dtype),
                                 np.zeros(3, dtype=dtype))
     assert np.isnan(special[0, 0]) and special[0, 1] == 1 and special[0, 2] == 0
 
 
-def test_matmul_floor_epoch_reads_only_and_checks_shapes():
-    """The benchmark's bare-BLAS floor: runs, leaves W and V alone, rejects misfits."""
-    X, _, params, _ = problem()
-    W, _, V, _ = params
-    W0, V0 = W.copy(), V.copy()
-    assert fast.matmul_floor_epoch(X, W, V, 10) is None
-    assert np.array_equal(W, W0) and np.array_equal(V, V0)
-    for args in [(X, W[:-1], V, 10), (X, W, V[:-1], 10), (X, W, V, 0)]:
-        with pytest.raises(ValueError):
-            fast.matmul_floor_epoch(*args)
-    with pytest.raises((TypeError, ValueError)):
-        fast.matmul_floor_epoch(X.astype(np.float32), W, V, 10)
+def test_arguments_are_checked_not_converted():
+    """The linear kernel's rule: labels and order intp, sample_weight in X's
+    dtype; the message names the argument."""
+    X, y, params, w = problem(dtype=np.float32)
+    order = np.arange(len(y))
+    with pytest.raises(TypeError, match="y must be an ndarray of dtype intp, got int32"):
+        fast.sgd_epoch(X, y.astype(np.int32), params, order, eta0=0.1)
+    with pytest.raises(TypeError, match="order must be an ndarray of dtype intp, got uint64"):
+        fast.sgd_epoch(X, y, params, order.astype(np.uint64), eta0=0.1)
+    with pytest.raises(TypeError, match="sample_weight must be an ndarray of X's dtype float32"):
+        fast.sgd_epoch(X, y, params, order, eta0=0.1, sample_weight=w.astype(np.float64))
+    with pytest.raises(ValueError, match=r"order must hold sample indices in 0\.\.52"):
+        fast.sgd_epoch(X, y, params, order[::-1] + 1, eta0=0.1)

@@ -50,7 +50,7 @@ def test_readme_links_to_formula_sections_resolve():
         assert anchor in anchors, anchor
 
 
-REFERENCE = re.compile(r"`(fastlin/[\w/]+\.(?:py|pyx|pxd)):(\w+)`")
+REFERENCE = re.compile(r"`(fastlin/[\w/]+\.(?:py|pyx|pxd|h)):(\w+)`")
 
 
 def _defines(text, name):

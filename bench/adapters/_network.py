@@ -1,5 +1,6 @@
 """The network workload (W3) shared by the adapters: its shape and step, the
-fastlin epoch on either backend, and the epoch's matrix products alone.
+fastlin epoch on either backend, and the epoch's matrix products alone
+(through NumPy's BLAS and through scipy's, the one the kernel calls).
 
 Every competitor runs one epoch of minibatch SGD (batch 128, no momentum,
 L2 α = 1e-4 as scikit-learn's default) of X (n, 784) -> 128 sigmoid units ->
@@ -71,12 +72,43 @@ def prepare_numpy_matmuls(data):
     return matmuls
 
 
-def prepare_cython_blas_matmuls(data):
-    """The same five products through scipy's cython_blas, the BLAS the
-    kernel itself calls, with the GIL released
-    (``fastlin._mlp_fast.matmul_floor_epoch``): the floor of this design."""
-    from fastlin import _mlp_fast
+def prepare_scipy_blas_matmuls(data):
+    """The same five products through scipy's BLAS (``scipy.linalg.blas``:
+    the library that the kernel calls through ``cython_blas``), the floor of
+    this design. scipy's gemm is column-major: a row-major C = op(A) op(B) is
+    the column-major Cᵀ = op(B)ᵀ op(A)ᵀ, written into C in place. The calls'
+    arguments (views of the buffers) are made beforehand, so that an epoch is
+    the products and a Python call each (about 1 µs). An epoch returns the
+    last batch's (z, q, d, gV, gW)."""
+    from scipy.linalg import blas
 
     X = data["X"]
     W, _, V, _ = initial_params(data)
-    return lambda: _mlp_fast.matmul_floor_epoch(X, W, V, BATCH_SIZE)
+    gemm = blas.dgemm if X.dtype == np.float64 else blas.sgemm
+    n, m = X.shape
+    bs = min(BATCH_SIZE, n)
+    Z = np.zeros((bs, HIDDEN), X.dtype)
+    Q = np.zeros((bs, V.shape[1]), X.dtype)
+    D = np.zeros((bs, HIDDEN), X.dtype)
+    gV = np.empty(V.shape, X.dtype)
+    gW = np.empty(W.shape, X.dtype)
+
+    def product(A, B, C, trans_a=False, trans_b=False):
+        # gemm's positional arguments for C = op(A) op(B), all C-contiguous
+        # (their transposes Fortran-ordered): alpha, a, b, beta, c, trans_a,
+        # trans_b, overwrite_c
+        return (1.0, B.T, A.T, 0.0, C.T, int(trans_b), int(trans_a), 1)
+
+    calls = []
+    for start in range(0, n, BATCH_SIZE):
+        Xb = X[start:start + BATCH_SIZE]
+        k = Xb.shape[0]
+        z, q, d = Z[:k], Q[:k], D[:k]
+        calls += [product(Xb, W, z), product(z, V, q), product(q, V, d, trans_b=True),
+                  product(z, q, gV, trans_a=True), product(Xb, d, gW, trans_a=True)]
+
+    def matmuls():
+        for args in calls:
+            gemm(*args)
+        return z, q, d, gV, gW
+    return matmuls
