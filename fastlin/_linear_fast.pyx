@@ -75,6 +75,7 @@ import operator
 import numpy as np
 
 from ._blas cimport gemm
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
 from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
@@ -109,7 +110,6 @@ cdef double MIN_SCALE = 1e-6
 # network kernel shares): see there for the instruction sets they are built for.
 cdef extern from "_simd.h":
     void FASTLIN_PREFETCH(const void* p) noexcept nogil
-    int FASTLIN_DEBUG_BUILD
     void fastlin_block_dot4_f32(const float** xs, const float* w, Py_ssize_t m,
                                 double* s) noexcept nogil
     void fastlin_block_axpy4_f32(const float** xs, const double* d, float* g,
@@ -138,16 +138,8 @@ _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
 
 def _bounds_checked():
     """True when this module's Cython code checks its indices (the debug
-    build): reads one past the end of a view sliced from a larger array, so
-    that without the checks the read stays inside the allocation."""
-    cdef double[::1] view = np.zeros(4)[:2]
-    cdef Py_ssize_t past_end = view.shape[0]
-    cdef double value
-    try:
-        value = view[past_end]
-    except IndexError:
-        return True
-    return False
+    build; ``fastlin/_build_checks.pxd`` says how it is found out)."""
+    return bounds_checked()
 
 # Rows per block in the batch gradient (the block functions above take four):
 # the block's rows share each load of the weights and of G.

@@ -43,6 +43,7 @@ from cython cimport floating
 from libc.math cimport log
 
 from ._blas cimport gemm
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
 from ._schedule cimport eta_t, schedule_kind
 
@@ -68,7 +69,6 @@ cdef extern from "_simd.h":
                                       Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
     void fastlin_sigmoid_backward_f32(float *D, const float *Z, double *g,
                                       Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    int FASTLIN_DEBUG_BUILD
 
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
@@ -77,16 +77,8 @@ _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
 
 def _bounds_checked():
     """True when this module's Cython code checks its indices (the debug
-    build): reads one past the end of a view sliced from a larger array, so
-    that without the checks the read stays inside the allocation."""
-    cdef double[::1] view = np.zeros(4)[:2]
-    cdef Py_ssize_t past_end = view.shape[0]
-    cdef double value
-    try:
-        value = view[past_end]
-    except IndexError:
-        return True
-    return False
+    build; ``fastlin/_build_checks.pxd`` says how it is found out)."""
+    return bounds_checked()
 
 
 # ---------------------------------------------------------------------------
