@@ -402,6 +402,104 @@ def check_sample_weight(sample_weight, n_samples, dtype):
 
 
 # --------------------------------------------------------------------------
+# standardization statistics and the change of space
+
+def weighted_moments(A, sw=None):
+    """(Σ w, mean, M2) of the rows of A ((n, m), or (n,) for a target), in
+    float64: mean = Σ w_i a_i / Σ w, M2 = Σ w_i (a_i − mean)², w = 1 when
+    ``sw`` is None. One pass over A in chunks of rows (each a float64 block
+    of at most ~1/128 of A, at least 4096 entries), merged as Chan et al.'s
+    pairwise update: no copy of A."""
+    A2 = A.reshape(A.shape[0], -1)
+    n, m = A2.shape
+    rows = max(1, max(1 << 12, min(1 << 20, A2.size // 128)) // m)
+    total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
+    for start in range(0, n, rows):
+        block = A2[start:start + rows].astype(np.float64)
+        if sw is None:
+            w = None
+            w_c = float(block.shape[0])
+        else:
+            w = sw[start:start + rows].astype(np.float64)
+            w_c = float(w.sum())
+            if not w_c > 0:
+                continue
+        mean_c = (block.sum(axis=0) if w is None else w @ block) / w_c
+        block -= mean_c
+        np.square(block, out=block)
+        M2_c = block.sum(axis=0) if w is None else w @ block
+        total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
+    return total, mean, M2
+
+
+def merge_moments(a, b):
+    """The (Σ w, mean, M2) of two parts' union from theirs."""
+    (wa, ma, Ma), (wb, mb, Mb) = a, b
+    if wa == 0:
+        return wb, mb, Mb
+    if wb == 0:
+        return wa, ma, Ma
+    w = wa + wb
+    delta = mb - ma
+    return w, ma + delta * (wb / w), Ma + Mb + delta * delta * (wa * wb / w)
+
+
+def location_and_scale(moments):
+    """(μ, σ) from (Σ w, mean, M2): σ = sqrt(M2 / Σ w), with σ = 1 where it
+    is 0 or not finite (a constant feature is only centred) and μ = 0 where
+    the mean is not finite."""
+    total, mean, M2 = moments
+    mean = np.array(mean, dtype=np.float64).reshape(-1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        scale = np.sqrt(np.asarray(M2, dtype=np.float64).reshape(-1) / total)
+    bad = ~np.isfinite(mean)
+    mean[bad] = 0.0
+    scale[bad | ~np.isfinite(scale) | (scale == 0)] = 1.0
+    return mean, scale
+
+
+def to_original_space(W, b, stats):
+    """A model (W (m, c), b (c,)) of the standardized space z = (x − μ) / σ
+    (and, with ``y_mean``/``y_scale`` in ``stats``, of the target
+    (y − μ_y) / σ_y) as one of the raw x and y, float64:
+
+        W_raw = σ_y W / σ,   b_raw = σ_y (b − (μ / σ) · W) + μ_y
+
+    ``stats`` None: (W, b) unchanged."""
+    if stats is None:
+        return W, b
+    W_raw = np.asarray(W, dtype=np.float64) / stats["scale"][:, None]
+    b_raw = np.asarray(b, dtype=np.float64) - stats["mean"] @ W_raw
+    if "y_scale" in stats:
+        W_raw = W_raw * stats["y_scale"]
+        b_raw = b_raw * stats["y_scale"] + stats["y_mean"]
+    return W_raw, b_raw
+
+
+def to_standardized_space(W_raw, b_raw, stats):
+    """The inverse of ``to_original_space``: W = σ W_raw / σ_y,
+    b = (b_raw − μ_y + μ · W_raw) / σ_y."""
+    if stats is None:
+        return W_raw, b_raw
+    W_raw = np.asarray(W_raw, dtype=np.float64)
+    b_raw = np.asarray(b_raw, dtype=np.float64)
+    if "y_scale" in stats:
+        W_raw = W_raw / stats["y_scale"]
+        b_raw = (b_raw - stats["y_mean"]) / stats["y_scale"]
+    return W_raw * stats["scale"][:, None], b_raw + stats["mean"] @ W_raw
+
+
+def change_space(W, b, old, new):
+    """(W, b) in place, from the standardized space of ``old`` statistics to
+    that of ``new`` (either None: the raw space)."""
+    if old is None and new is None:
+        return
+    W_new, b_new = to_standardized_space(*to_original_space(W, b, old), new)
+    W[...] = W_new
+    b[...] = b_new
+
+
+# --------------------------------------------------------------------------
 # pandas DataFrames and feature names
 
 def _is_dataframe(X):
@@ -642,6 +740,7 @@ class SGDEstimator(Estimator):
             check_class_weight(self.class_weight)
         check_param("shuffle", self.shuffle, "bool")
         check_param("warm_start", self.warm_start, "bool")
+        check_param("standardize", self.standardize, "bool")
         if not isinstance(self.verbose, (bool, np.bool_)):
             check_param("verbose", self.verbose, "int", low=0)
         check_param("backend", self.backend, "options", options=BACKENDS)
@@ -777,8 +876,14 @@ class SGDEstimator(Estimator):
             rng = copy.deepcopy(self._rng)   # published only if the call succeeds
         else:
             rng = make_rng(self.random_state)
+        stats = self._standardization(X, y, sw, partial, first)
+        y = self._kernel_targets(X, y, stats)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
                                  continue_from=self if continuing else None)
+        if continuing:
+            # the previous fit's parameters, in the space of these statistics
+            self._change_space(state, getattr(self, "_stats", None), stats)
+        state["stats"] = stats
         if init is not None:
             self._set_initial_params(state, **init)
         state["eta0"] = self.learning_rate    # "adaptive" divides it between epochs
@@ -842,7 +947,55 @@ class SGDEstimator(Estimator):
         self.loss_curve_ = curve
         self._dtype = X.dtype
         self._rng = rng
+        self._stats = stats
+        if stats is None:
+            for name in ("scale_mean_", "scale_std_"):
+                self.__dict__.pop(name, None)
+        else:
+            self.scale_mean_, self.scale_std_ = stats["mean"], stats["scale"]
         return self
+
+    # ---- standardization
+
+    def _standardization(self, X, y, sw, partial, first):
+        """The statistics the fit trains with, {"mean", "scale"} (float64
+        (m,)) and for a regressor {"y_mean", "y_scale"} (floats), or None
+        (``standardize=False``): from one pass over X weighted by the
+        training weights; a ``partial_fit`` after the first keeps the first
+        call's."""
+        if partial and not first:
+            return self._stats
+        if not self.standardize:
+            return None
+        regressor = self._estimator_type == "regressor"
+        if hasattr(X, "moments"):       # dask: reduced on the workers
+            x_moments, y_moments = X.moments(regressor)
+        else:
+            x_moments = weighted_moments(X, sw)
+            y_moments = weighted_moments(y, sw) if regressor else None
+        mean, scale = location_and_scale(x_moments)
+        stats = {"mean": mean, "scale": scale}
+        if regressor:
+            y_mean, y_scale = location_and_scale(y_moments)
+            stats["y_mean"], stats["y_scale"] = float(y_mean[0]), float(y_scale[0])
+        return stats
+
+    def _kernel_targets(self, X, y, stats):
+        """The targets the kernels train on: a regressor's standardized
+        (y − μ_y) / σ_y (for dask, transformed on the workers), else y."""
+        if stats is None or "y_scale" not in stats:
+            return y
+        if hasattr(X, "standardize_targets"):
+            X.standardize_targets(stats["y_mean"], stats["y_scale"])
+            return y
+        return ((y - stats["y_mean"]) / stats["y_scale"]).astype(y.dtype, copy=False)
+
+    def _kernel_standardization(self, state):
+        """The ``mean``/``scale`` keyword arguments of the kernels."""
+        stats = state["stats"]
+        if stats is None:
+            return {}
+        return {"mean": stats["mean"], "scale": stats["scale"]}
 
     def _check_finite(self, loss, state, epoch):
         bad = not np.isfinite(loss)

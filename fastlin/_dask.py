@@ -45,7 +45,7 @@ import dask.array as da
 
 from ._base import (FLOAT_DTYPES, _check_target_length, _column_or_1d, _is_dask_array,
                     check_regression_target, check_sample_weight, check_X, encode_labels,
-                    unique_labels)
+                    merge_moments, unique_labels, weighted_moments)
 
 
 def _client():
@@ -242,8 +242,32 @@ class DaskData:
             return [None] * len(self.parts)
         return [int(s) for s in rng.integers(0, 2**63, size=len(self.parts))]
 
+    def moments(self, regressor):
+        """The weighted (Σ w, mean, M2) of X's columns (and of y for a
+        regressor), each chunk's reduced on its worker and merged here."""
+        per_chunk = self.client.gather(self.client.map(_chunk_moments, self.parts,
+                                                       regressor=regressor, pure=False))
+        x = functools.reduce(merge_moments, [p[0] for p in per_chunk])
+        y = functools.reduce(merge_moments, [p[1] for p in per_chunk]) if regressor else None
+        return x, y
+
+    def standardize_targets(self, y_mean, y_scale):
+        """Replace each chunk's y by (y − y_mean) / y_scale, on its worker."""
+        self.parts = self.client.map(_standardized_chunk, self.parts, y_mean=y_mean,
+                                     y_scale=y_scale, pure=False)
+
     def release(self):
         self.parts = None
+
+
+def _chunk_moments(part, regressor):
+    x, y, sw = part
+    return weighted_moments(x, sw), (weighted_moments(y, sw) if regressor else None)
+
+
+def _standardized_chunk(part, y_mean, y_scale):
+    x, y, sw = part
+    return x, ((y - y_mean) / y_scale).astype(y.dtype, copy=False), sw
 
 
 def _state(kind, args, kw):

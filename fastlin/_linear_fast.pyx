@@ -242,6 +242,56 @@ cdef struct Averages:
     double* b_avg        # (c,), averaged directly: b̄ ← b̄ + (b − b̄) / t
 
 
+cdef struct Standardizer:
+    # training on z = (x − mean) ⊙ inv_scale without forming Z: on = False
+    # leaves every loop exactly as without standardization
+    bint on
+    const double* mean       # (m,)
+    const double* inv_scale  # (m,) 1 / scale
+    double* z                # (m,) one standardized row (the per-sample loop)
+    double* Wt               # (c, m) the weights in the raw space, Wt ⊙ inv_scale
+    double* b                # (c,) the intercepts in the raw space, b − Wt · (mean ⊙ inv_scale)
+
+
+cdef void _raw_space_model(const Model* M, Standardizer* sd, Model* R) noexcept nogil:
+    # R: the model M as a model of the raw rows, so that x R.Wtᵀ + R.b =
+    # z M.Wtᵀ + M.b (scale · Wt folded in):
+    #   R.Wt_j = scale · Wt_j ⊙ inv_scale,  R.b_j = b_j − Σ_k mean_k R.Wt_jk
+    cdef Py_ssize_t j, k, m = M.m
+    cdef double v, offset
+    for j in range(M.c):
+        offset = 0.0
+        for k in range(m):
+            v = M.scale * M.Wt[j * m + k] * sd.inv_scale[k]
+            sd.Wt[j * m + k] = v
+            offset += sd.mean[k] * v
+        sd.b[j] = M.b[j] - offset
+    R.Wt = sd.Wt
+    R.b = sd.b
+    R.scale = 1.0
+    R.m = M.m
+    R.c = M.c
+    R.ahead = M.ahead
+
+
+cdef void _standardized_gradient(const Standardizer* sd, Py_ssize_t m, Py_ssize_t c,
+                                 double* G, const double* gb) noexcept nogil:
+    # G = Σ_i D_iᵀ x_i (c, m) and gb = Σ_i D_i become Σ_i D_iᵀ z_i:
+    #   G_jk ← (G_jk − mean_k gb_j) · inv_scale_k
+    cdef Py_ssize_t j, k
+    for j in range(c):
+        for k in range(m):
+            G[j * m + k] = (G[j * m + k] - sd.mean[k] * gb[j]) * sd.inv_scale[k]
+
+
+cdef void _standardize_row(const floating* x, const Standardizer* sd,
+                           Py_ssize_t m) noexcept nogil:
+    # sd.z = (x − mean) ⊙ inv_scale
+    cdef Py_ssize_t k
+    for k in range(m):
+        sd.z[k] = (x[k] - sd.mean[k]) * sd.inv_scale[k]
+
+
 cdef inline double _eta(Steps* st) noexcept nogil:
     return eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
 
@@ -273,9 +323,11 @@ cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
 cdef double _per_sample_epoch(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const Py_ssize_t[::1] order,
-        LossKind kind, Model* M, Steps* st, Averages* avg,
+        LossKind kind, Model* M, Steps* st, Averages* avg, const Standardizer* sd,
         double* s, double* d) noexcept nogil:
-    """One step per index of ``order``; returns Σ_i w_i l_i (before each step)."""
+    """One step per index of ``order``; returns Σ_i w_i l_i (before each step).
+    With sd.on, each row is standardized into sd.z first and the step is taken
+    on z (float64) in place of x."""
     cdef Py_ssize_t p, q, i, j, m = M.m, c = M.c
     cdef const floating* x
     cdef double w_i, l, eta, u, total = 0.0
@@ -295,8 +347,12 @@ cdef double _per_sample_epoch(
             if sample_weight != NULL:
                 FASTLIN_PREFETCH(&sample_weight[q])
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
-        # s = x_i @ W + b = scale · (x_i @ Wtᵀ) + b
-        _scores(x, M.Wt, m, c, M.scale, M.b, s)
+        # s = x_i @ W + b = scale · (x_i @ Wtᵀ) + b   (z_i in place of x_i with sd.on)
+        if sd.on:
+            _standardize_row(x, sd, m)
+            fastlin_scores_d(sd.z, M.Wt, m, c, M.scale, M.b, s)
+        else:
+            _scores(x, M.Wt, m, c, M.scale, M.b, s)
         # l, d = loss(s, y_i)
         l = _sample_loss(kind, s, c, y, labels, i, d)
         total += w_i * l
@@ -314,12 +370,18 @@ cdef double _per_sample_epoch(
             d[j] *= u
         # W ← W − η w_i x_iᵀ d, i.e. Wt_j ← Wt_j + u_j x_i for each u_j ≠ 0 (the
         # perceptrons touch no row on a right answer, two rows on a multi-class mistake)
-        _update(x, d, M.Wt, m, c)
+        if sd.on:
+            fastlin_update_d(sd.z, d, M.Wt, m, c)
+        else:
+            _update(x, d, M.Wt, m, c)
         if avg.on:
             # U_j ← U_j + C u_j x_i
             for j in range(c):
                 d[j] *= avg.C
-            _update(x, d, avg.U, m, c)
+            if sd.on:
+                fastlin_update_d(sd.z, d, avg.U, m, c)
+            else:
+                _update(x, d, avg.U, m, c)
             avg.C += M.scale
             # b̄ ← b̄ + (b − b̄) / t
             for j in range(c):
@@ -521,6 +583,28 @@ cdef double _full_gradient(
                            M, G, gb, s, d)
 
 
+cdef double _standardized_full_gradient(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, floating* W_raw, LossKind kind,
+        const Model* M, Standardizer* sd, double* G, double* gb, floating* SB,
+        floating* GB, float* g32, double* s, double* d) noexcept nogil:
+    """``_full_gradient`` of the standardized model: the full-batch pass runs
+    on the raw rows with the raw-space model R (``_raw_space_model``; W_raw
+    (m, c) scratch gets R's weights in X's dtype), then
+    G ← (G − mean ⊗ gb) ⊙ inv_scale. Returns Σ_i w_i l_i."""
+    cdef Py_ssize_t k, j, m = M.m, c = M.c
+    cdef double total
+    cdef Model R
+    _raw_space_model(M, sd, &R)
+    for k in range(m):
+        for j in range(c):
+            W_raw[k * c + j] = <floating>R.Wt[j * m + k]
+    total = _full_gradient(X, y, labels, sample_weight, W_raw, kind, &R,
+                           G, gb, SB, GB, g32, s, d)
+    _standardized_gradient(sd, m, c, G, gb)
+    return total
+
+
 cdef void _step(Model* M, Steps* st, const double* G, const double* gb,
                 double* W_avg, double* b_avg) noexcept nogil:
     """One step from the gradient (G, gb) of a batch's mean loss, t ← t + 1:
@@ -550,12 +634,15 @@ cdef double _minibatch_epoch(
         const floating* sample_weight, const Py_ssize_t[::1] order,
         Py_ssize_t batch_size, LossKind kind, Model* M, Steps* st,
         double* W_avg, double* b_avg, double* G, double* gb,
-        double* s, double* d) noexcept nogil:
+        Standardizer* sd, double* s, double* d) noexcept nogil:
     """One step per run of ``batch_size`` indices of ``order``; returns
-    Σ_i w_i l_i (each before its batch's step). W_avg is NULL or (c, m)."""
+    Σ_i w_i l_i (each before its batch's step). W_avg is NULL or (c, m).
+    With sd.on, each batch's gradient is taken through the raw-space model
+    (``_raw_space_model``) and turned into the standardized one."""
     cdef Py_ssize_t start, stop, k, j, size = M.m * M.c
     cdef Py_ssize_t n_order = order.shape[0]
     cdef double total = 0.0
+    cdef Model R
     start = 0
     while start < n_order:
         stop = min(start + batch_size, n_order)
@@ -564,8 +651,14 @@ cdef double _minibatch_epoch(
         for j in range(M.c):
             gb[j] = 0.0
         # G, gb = gradient of the batch's mean loss
-        total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
-                                 start, stop, kind, M, G, gb, s, d)
+        if sd.on:
+            _raw_space_model(M, sd, &R)
+            total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
+                                     start, stop, kind, &R, G, gb, s, d)
+            _standardized_gradient(sd, M.m, M.c, G, gb)
+        else:
+            total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
+                                     start, stop, kind, M, G, gb, s, d)
         _step(M, st, G, gb, W_avg, b_avg)
         start = stop
     return total
@@ -650,6 +743,45 @@ def _check_model(X, y, W, b, loss, sample_weight):
     return row.kind, labels, y_real, sample_weight
 
 
+def _check_standardization(mean, scale, Py_ssize_t m):
+    """``mean`` and ``scale``: None or C-contiguous float64 arrays of shape
+    (m,). Returns (mean, 1 / scale) as arrays (zeros, ones for None), or
+    (None, None) when both are None (no standardization)."""
+    if mean is None and scale is None:
+        return None, None
+    for name, a in (("mean", mean), ("scale", scale)):
+        if a is not None:
+            _check_array(name, a, np.float64, (m,))
+            if not a.flags.c_contiguous:
+                raise ValueError(f"{name} must be C-contiguous")
+    mean_arr = np.zeros(m) if mean is None else mean
+    inv_scale = np.ones(m) if scale is None else 1.0 / scale
+    return mean_arr, inv_scale
+
+
+cdef Standardizer _standardizer(object mean_obj, object inv_scale_obj, double[::1] z,
+                                double[:, ::1] Wt_raw, double[::1] b_raw):
+    """The Standardizer over the checked arrays (off when mean_obj is None);
+    the caller keeps the arrays referenced."""
+    cdef Standardizer sd
+    cdef const double[::1] mean_v, inv_v
+    sd.on = mean_obj is not None
+    sd.mean = NULL
+    sd.inv_scale = NULL
+    sd.z = NULL
+    sd.Wt = NULL
+    sd.b = NULL
+    if sd.on:
+        mean_v = mean_obj
+        inv_v = inv_scale_obj
+        sd.mean = &mean_v[0]
+        sd.inv_scale = &inv_v[0]
+        sd.z = &z[0]
+        sd.Wt = &Wt_raw[0, 0]
+        sd.b = &b_raw[0]
+    return sd
+
+
 cdef int _input_pointers(object y_obj, object labels_obj, object sw_obj,
                          const floating** y_p, const Py_ssize_t** labels_p,
                          const floating** sw_p) except -1:
@@ -683,7 +815,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
               order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None):
+              W_avg=None, b_avg=None, mean=None, scale=None):
     """One epoch of (minibatch) SGD over ``order``, in place; returns
     ``(epoch_loss, t)``, epoch_loss the data loss (1/n) Σ_i w_i l_i without
     the penalty. Same as ``fastlin.reference.linear.sgd_epoch``: see there
@@ -698,10 +830,18 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     * otherwise the minibatch kernel (any order, repeats and gaps included).
 
     X, y (single-output), W, b, sample_weight, W_avg and b_avg share X's
-    dtype; y (multi-class) and order are intp."""
+    dtype; y (multi-class) and order are intp.
+
+    ``mean`` and ``scale`` (float64 (m,), either may be None: 0 and 1) train
+    on the standardized rows z_i = (x_i − mean) / scale without forming them:
+    W, b, W_avg, b_avg are then the parameters of the standardized space.
+    The per-sample path standardizes each row into an (m,) scratch; the
+    batch paths score with the raw-space weights W / scale, b − (mean / scale)
+    · W and correct the gradient: Zᵀ D = (Xᵀ D − mean ⊗ Σ D) / scale."""
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
+    mean_obj, inv_scale_obj = _check_standardization(mean, scale, m)
     cdef const Py_ssize_t[::1] order_v = _check_indices("order", order, n)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -763,6 +903,17 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
             SB = SB_arr
             GB = GB_arr
 
+    # the standardization's scratch: a row z, the raw-space model, its weights in X's dtype
+    cdef double[::1] z_raw, b_raw
+    cdef double[:, ::1] Wt_raw
+    cdef floating[:, ::1] W_raw
+    if mean_obj is not None:
+        z_raw = np.empty(m)
+        Wt_raw = np.empty((c, m))
+        b_raw = np.empty(c)
+        W_raw = np.empty((m, c), dtype=dtype)
+    cdef Standardizer sd = _standardizer(mean_obj, inv_scale_obj, z_raw, Wt_raw, b_raw)
+
     cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
                          ahead=_prefetch_distance(m * sizeof(floating)))
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha,
@@ -784,7 +935,15 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                 for k in range(c * m):
                     avg.A[k] *= t0
             total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
-                                      &M, &st, &avg, &s[0], &d[0])
+                                      &M, &st, &avg, &sd, &s[0], &d[0])
+        elif full_batch and sd.on:
+            total = _standardized_full_gradient(
+                X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
+                &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
+                &g32[0], &s[0], &d[0])
+            _step(&M, &st, &G[0, 0], &gb[0],
+                  &A[0, 0] if average else NULL,
+                  &b_avg64[0] if average else NULL)
         elif full_batch:
             # G, gb = the gradient at the caller's W (still the step's start)
             total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
@@ -800,7 +959,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                                      kind, &M, &st,
                                      &A[0, 0] if average else NULL,
                                      &b_avg64[0] if average else NULL,
-                                     &G[0, 0], &gb[0], &s[0], &d[0])
+                                     &G[0, 0], &gb[0], &sd, &s[0], &d[0])
         # W = scale · Wtᵀ, b, in X's dtype
         for k in range(m):
             for j in range(c):
@@ -822,7 +981,8 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
 
 
 def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
-             const floating[::1] b, loss, double alpha=0.0, sample_weight=None):
+             const floating[::1] b, loss, double alpha=0.0, sample_weight=None,
+             *, mean=None, scale=None):
     """The full-batch objective and its gradient, ``(J, grad_W, grad_b)``,
     as ``fastlin.reference.linear.gradient``:
 
@@ -832,10 +992,15 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     by the full-batch pass that ``sgd_epoch`` steps from (``_full_gradient``):
     for a single-output model one fused sweep over X (``_batch_gradient``),
     for a multi-class one two BLAS products per block of 256 rows
-    (``_multi_gradient_blocked``). grad_W and grad_b have X's dtype."""
+    (``_multi_gradient_blocked``). grad_W and grad_b have X's dtype.
+
+    With ``mean``/``scale`` (as in ``sgd_epoch``), the objective and gradient
+    of the model on the standardized rows z_i = (x_i − mean) / scale, W and b
+    its parameters: ∇W = Zᵀ D + α W = (Xᵀ D − mean ⊗ Σ D) / scale + α W."""
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
+    mean_obj, inv_scale_obj = _check_standardization(mean, scale, m)
     # pointers to the optional inputs (NULL when absent)
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
@@ -860,15 +1025,30 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     cdef floating[::1] grad_b = grad_b_arr
     cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
                          ahead=_prefetch_distance(m * sizeof(floating)))
+    cdef double[::1] z_raw, b_raw
+    cdef double[:, ::1] Wt_raw
+    cdef floating[:, ::1] W_raw
+    if mean_obj is not None:
+        Wt_raw = np.empty((c, m))
+        b_raw = np.empty(c)
+        W_raw = np.empty((m, c), dtype=dtype)
+        z_raw = np.empty(1)
+    cdef Standardizer sd = _standardizer(mean_obj, inv_scale_obj, z_raw, Wt_raw, b_raw)
     cdef Py_ssize_t k, j
     cdef double total, sq = 0.0
     with nogil:
-        # D, Xᵀ D, Σ D, Σ w l
-        total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
-                               &G[0, 0], &gb[0],
-                               &SB[0, 0] if use_blas else NULL,
-                               &GB[0, 0] if use_blas else NULL,
-                               &g32[0], &s[0], &d[0])
+        # D, Xᵀ D, Σ D, Σ w l   (Zᵀ D for a standardized model)
+        if sd.on:
+            total = _standardized_full_gradient(
+                X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
+                &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
+                &g32[0], &s[0], &d[0])
+        else:
+            total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
+                                   &G[0, 0], &gb[0],
+                                   &SB[0, 0] if use_blas else NULL,
+                                   &GB[0, 0] if use_blas else NULL,
+                                   &g32[0], &s[0], &d[0])
         # ∇W = Xᵀ D + α W,  ||W||²
         for k in range(m):
             for j in range(c):

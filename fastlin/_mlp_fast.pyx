@@ -111,11 +111,22 @@ cdef struct Buffers:
     void *Q              # (bs, c) Q̂, then Δ2
     void *D1             # (bs, hidden) Δ2 Vᵀ, then Δ1
     void *gV             # (hidden, c) Zᵀ Δ2
-    void *gW             # (m, hidden) Xbᵀ Δ1; NULL without momentum
+    void *gW             # (m, hidden) Xbᵀ Δ1; NULL without momentum and standardization
     void *rowmax         # (bs,) max_k (Q̂ + b2)_ik of each row
     double *gb1          # (hidden,) ∇b1
     double *gb2          # (c,) ∇b2
     double *qy           # (bs,) (Q̂ + b2)_i,y_i of each row
+
+
+cdef struct Standardizer:
+    # training on z = (x − mean) ⊙ inv_scale without forming Z (on = False:
+    # the epoch exactly as without standardization)
+    bint on
+    const double *mean       # (m,)
+    const double *inv_scale  # (m,) 1 / scale
+    void *W_raw              # (m, hidden) X's dtype: W ⊙ inv_scale (rows)
+    void *b1_raw             # (hidden,) X's dtype: b1 − (mean ⊙ inv_scale) W
+    double *offset           # (hidden,) scratch for b1_raw
 
 
 cdef struct Steps:
@@ -186,12 +197,44 @@ cdef inline void _momentum_step(floating *theta, floating *v, const floating *gr
             theta[i] += v[i]
 
 
+cdef void _raw_first_layer(const floating *W, const floating *b1, Standardizer *sd,
+                           Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
+    """The first layer of the standardized network as a layer on the raw rows,
+    Z W + b1 = X W_raw + b1_raw:  W_raw = W / scale (row k by scale_k),
+    b1_raw = b1 − (mean / scale) W."""
+    cdef floating *W_raw = <floating *> sd.W_raw
+    cdef floating *b1_raw = <floating *> sd.b1_raw
+    cdef Py_ssize_t k, j
+    cdef double v
+    for j in range(hidden):
+        sd.offset[j] = 0.0
+    for k in range(m):
+        for j in range(hidden):
+            v = W[k * hidden + j] * sd.inv_scale[k]
+            W_raw[k * hidden + j] = <floating> v
+            sd.offset[j] += sd.mean[k] * v
+    for j in range(hidden):
+        b1_raw[j] = <floating> (b1[j] - sd.offset[j])
+
+
+cdef void _standardized_gradient(floating *gW, const double *gb1, const Standardizer *sd,
+                                 Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
+    """gW = Xbᵀ Δ1 becomes Zbᵀ Δ1 = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale."""
+    cdef Py_ssize_t k, j
+    for k in range(m):
+        for j in range(hidden):
+            gW[k * hidden + j] = <floating> (
+                (gW[k * hidden + j] - sd.mean[k] * gb1[j]) * sd.inv_scale[k])
+
+
 cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] order,
                    const floating *sw, Params *P, Velocities *vel, Buffers *B, Steps *st,
-                   Py_ssize_t batch_size) noexcept nogil:
+                   Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
     """One step per run of ``batch_size`` entries of ``order`` (arguments
     checked by ``sgd_epoch``; ``sw`` NULL when unweighted): updates P (and vel
-    with momentum), advances st.t; returns Σ_i w_i CE_i."""
+    with momentum), advances st.t; returns Σ_i w_i CE_i. With sd.on the rows
+    are standardized through the first layer's algebra (``_raw_first_layer``,
+    ``_standardized_gradient``); B.gW is then allocated also without momentum."""
     cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
     cdef Py_ssize_t n_order = order.shape[0]
     cdef Py_ssize_t start, bs, i, j, k, idx, yi
@@ -235,9 +278,15 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
                                 bs, m * sizeof(floating))
             xb = <const floating *> B.Xb
 
-        # Ẑ = Xb W;  Z = σ(Ẑ + b1)
-        gemm(False, False, bs, hidden, m, 1, xb, m, W, hidden, 0, Z, hidden)
-        _sigmoid_bias(Z, b1, bs, hidden)
+        # Ẑ = Xb W;  Z = σ(Ẑ + b1)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
+        if sd.on:
+            _raw_first_layer(W, b1, sd, m, hidden)
+            gemm(False, False, bs, hidden, m, 1, xb, m, <floating *> sd.W_raw, hidden,
+                 0, Z, hidden)
+            _sigmoid_bias(Z, <floating *> sd.b1_raw, bs, hidden)
+        else:
+            gemm(False, False, bs, hidden, m, 1, xb, m, W, hidden, 0, Z, hidden)
+            _sigmoid_bias(Z, b1, bs, hidden)
 
         # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
         # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
@@ -278,6 +327,8 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
         if st.momentum > 0:
             # ∇W = Xbᵀ Δ1 (+ α W below)
             gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
+            if sd.on:
+                _standardized_gradient(gW, B.gb1, sd, m, hidden)
             _momentum_step(W, vW, gW, m * hidden, st.alpha, eta, mu, st.nesterov)
             _momentum_step(V, vV, gV, hidden * c, st.alpha, eta, mu, st.nesterov)
             for j in range(hidden):
@@ -288,6 +339,16 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
                 g = <floating> B.gb2[k]
                 vb2[k] = mu * vb2[k] - <floating> eta * g
                 b2[k] += (mu * vb2[k] - <floating> eta * g) if st.nesterov else vb2[k]
+        elif sd.on:
+            # ∇W = Zbᵀ Δ1 (+ α W in the update)
+            gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
+            _standardized_gradient(gW, B.gb1, sd, m, hidden)
+            _plain_step(W, gW, m * hidden, st.alpha, eta)
+            _plain_step(V, gV, hidden * c, st.alpha, eta)
+            for j in range(hidden):
+                b1[j] -= <floating> eta * <floating> B.gb1[j]
+            for k in range(c):
+                b2[k] -= <floating> eta * <floating> B.gb2[k]
         else:
             # W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1, in the gemm
             decay = <floating> (1 - eta * st.alpha)
@@ -317,7 +378,8 @@ cdef bint _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size) noexcept
 
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
               momentum=0.0, nesterov=False, velocities=None,
-              schedule="constant", power_t=0.5, t=0, sample_weight=None):
+              schedule="constant", power_t=0.5, t=0, sample_weight=None,
+              mean=None, scale=None):
     """One epoch of minibatch SGD on the network, in place, in Cython.
 
     Same signature and semantics as ``fastlin.reference.network.sgd_epoch``:
@@ -340,6 +402,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i with each
     CE_i from the forward pass of its batch (before its update). Non-finite
     values propagate into the parameters and the loss; they never raise here.
+
+    ``mean`` and ``scale`` (C-contiguous float64 (m,), either may be None:
+    0 and 1) train on z_i = (x_i − mean) / scale without forming it, W and b1
+    the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
+    (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
     """
     W, b1, V, b2 = _check_network(X, params)
     n, m = X.shape
@@ -365,6 +432,29 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
             raise ValueError(f"sample_weight must be a C-contiguous array of shape ({n},), "
                              f"got shape {sample_weight.shape}")
 
+    standardized = mean is not None or scale is not None
+    if standardized:
+        for name, a in (("mean", mean), ("scale", scale)):
+            if a is None:
+                continue
+            if not isinstance(a, np.ndarray) or a.dtype != np.float64:
+                raise TypeError(f"{name} must be a float64 ndarray, "
+                                f"got {getattr(a, 'dtype', type(a).__name__)}")
+            if a.shape != (m,) or not a.flags.c_contiguous:
+                raise ValueError(f"{name} must be a C-contiguous array of shape ({m},), "
+                                 f"got shape {a.shape}")
+        mean_arr = np.zeros(m) if mean is None else mean
+        inv_scale = np.ones(m) if scale is None else 1.0 / scale
+        W_raw = np.empty((m, hidden), dtype=dtype)
+        b1_raw = np.empty(hidden, dtype=dtype)
+        offset = np.empty(hidden)
+    cdef Standardizer sd = Standardizer(on=False, mean=NULL, inv_scale=NULL, W_raw=NULL,
+                                        b1_raw=NULL, offset=NULL)
+    if standardized:
+        sd = Standardizer(on=True, mean=<const double *> _data(mean_arr),
+                          inv_scale=<const double *> _data(inv_scale), W_raw=_data(W_raw),
+                          b1_raw=_data(b1_raw), offset=<double *> _data(offset))
+
     cdef const intp_t[::1] y_v = y
     cdef const intp_t[::1] order_v = order
     bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
@@ -377,7 +467,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     Q = np.empty((bs, c), dtype=dtype)
     D1 = np.empty((bs, hidden), dtype=dtype)
     gV = np.empty((hidden, c), dtype=dtype)
-    gW = np.empty((m, hidden), dtype=dtype) if momentum > 0 else None
+    gW = np.empty((m, hidden), dtype=dtype) if momentum > 0 or standardized else None
     rowmax = np.empty(bs, dtype=dtype)
     gb1 = np.empty(hidden, dtype=np.float64)
     gb2 = np.empty(c, dtype=np.float64)
@@ -403,11 +493,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     if dtype == np.float64:
         X64 = X
         with nogil:
-            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, bs_c)
+            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd, bs_c)
     else:
         X32 = X
         with nogil:
-            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, bs_c)
+            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd, bs_c)
     return total / n, st.t
 
 

@@ -38,7 +38,8 @@ samples a, a + 1, ..., as in scikit-learn); until the first such step
 import numpy as np
 
 from . import _losses
-from ._base import SGDEstimator, _all_finite, _is_int, _to_numeric, check_param, dask_aware
+from ._base import (SGDEstimator, _all_finite, _is_int, _to_numeric, change_space, check_param,
+                    dask_aware, to_original_space, to_standardized_space)
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
@@ -88,6 +89,15 @@ default="constant"
     average : bool or int, default={average}
         Publish the averaged weights W̄; an int a > 1 starts averaging once
         the fit has seen a samples (see the module docstring).
+    standardize : bool, default=True
+        Train on the standardized features z = (x − μ) / σ (μ, σ the
+        weighted mean and standard deviation of each feature over the
+        training X, σ = 0 taken as 1), inside the kernels: X is never
+        copied. LinearRegression also standardizes its target. ``coef_`` and
+        ``intercept_`` are reported in the original units, so ``predict``
+        takes raw X; α penalises the standardized weights. ``partial_fit``
+        takes μ and σ from its first call and keeps them. False: plain SGD
+        on X as given (docs/math.md).
     backend : {{"cython", "numpy"}}, default="cython"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
 """
@@ -106,7 +116,14 @@ _COMMON_ATTRS = """
     loss_curve_ : list of float
         Training loss per epoch: (1/n) Σ_i w_i l_i without the penalty, each
         l_i taken just before the step that uses sample i (for
-        ``batch_size=None``, before the epoch's step).
+        ``batch_size=None``, before the epoch's step); in y's units for
+        LinearRegression whether or not it standardizes.
+    scale_mean_ : ndarray of shape (n_features_in_,)
+        μ, with ``standardize=True`` (absent otherwise): the weighted mean
+        of each feature the model was trained with.
+    scale_std_ : ndarray of shape (n_features_in_,)
+        σ, with ``standardize=True``: the weighted standard deviation of
+        each feature (1 where it is 0).
 
     Notes
     -----
@@ -142,7 +159,8 @@ class _LinearSGD(SGDEstimator):
 
     def __init__(self, *, learning_rate, learning_rate_schedule, power_t, max_iter, tol,
                  n_iter_no_change, batch_size, alpha, fit_intercept, shuffle,
-                 random_state, warm_start, verbose, average, backend):
+                 random_state, warm_start, verbose, average, backend, standardize):
+        self.standardize = standardize
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
         self.power_t = power_t
@@ -205,6 +223,12 @@ class _LinearSGD(SGDEstimator):
         W, b = state["W"], state["b"]
         m, c = W.shape
         single = c == 1 and not self._multiclass
+        # coef_init and intercept_init are in the original space: set them
+        # there, then return to the standardized one
+        stats = state["stats"]
+        if stats is not None:
+            W_raw, b_raw = to_original_space(W, b, stats)
+            W, b = W_raw.astype(W.dtype), b_raw.astype(b.dtype)
         if coef_init is not None:
             C = _to_numeric(coef_init, "coef_init")
             shapes = [(m,), (1, m)] if single else [(c, m)]
@@ -224,6 +248,11 @@ class _LinearSGD(SGDEstimator):
         if not (_all_finite(W) and _all_finite(b)):
             raise ValueError("coef_init and intercept_init must be finite (in the "
                              f"training dtype {W.dtype}).")
+        if stats is not None:
+            W_std, b_std = to_standardized_space(W, b, stats)
+            W, b = state["W"], state["b"]
+            W[...] = W_std
+            b[...] = b_std
         if state["W_avg"] is not None:
             state["W_avg"][...] = W
             state["b_avg"][...] = b
@@ -255,6 +284,12 @@ class _LinearSGD(SGDEstimator):
 
     def _state_arrays(self, state):
         return [state[k] for k in ("W", "b", "W_avg", "b_avg") if state[k] is not None]
+
+    def _change_space(self, state, old, new):
+        """The continued weights (and averages) from the old statistics' space to the new."""
+        change_space(state["W"], state["b"], old, new)
+        if state["W_avg"] is not None:
+            change_space(state["W_avg"], state["b_avg"], old, new)
 
     def _epoch(self, module, X, y, sw, state, order, batch, t):
         """One epoch; with ``average=a`` > 1 split at the first step whose
@@ -293,12 +328,18 @@ class _LinearSGD(SGDEstimator):
         return loss, t
 
     def _kernel_epoch(self, module, X, y, sw, state, order, batch, t):
-        # the kernel takes every step, a full batch (batch = n) included
-        return module.sgd_epoch(
+        # the kernel takes every step, a full batch (batch = n) included; a
+        # standardized target's loss is σ_y² times the loss in y's units
+        loss, t = module.sgd_epoch(
             X, y, state["W"], state["b"], order, self._loss, eta0=state["eta0"],
             batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"])
+            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
+            **self._kernel_standardization(state))
+        stats = state["stats"]
+        if stats is not None and "y_scale" in stats:
+            loss = loss * stats["y_scale"] ** 2
+        return loss, t
 
     def _publish(self, state):
         self._W, self._b = state["W"], state["b"]
@@ -311,6 +352,10 @@ class _LinearSGD(SGDEstimator):
             for name in ("_W_avg", "_b_avg", "_n_seen", "_n_avg"):
                 self.__dict__.pop(name, None)
             W, b = state["W"], state["b"]
+        if state["stats"] is not None:
+            # the model in the original space of X (and y)
+            W_raw, b_raw = to_original_space(W, b, state["stats"])
+            W, b = W_raw.astype(W.dtype), b_raw.astype(b.dtype)
         # sklearn's shapes, as views of the (m, c) weights
         self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
         self.intercept_ = b
@@ -436,13 +481,13 @@ class LinearRegression(_LinearSGD):
     def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, backend="cython"):
+                 verbose=0, average=False, standardize=True, backend="cython"):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend)
+            average=average, backend=backend, standardize=standardize)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the step
@@ -509,7 +554,7 @@ class LogisticRegression(_BinaryClassifier):
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
-                 backend="cython", class_weight=None):
+                 standardize=True, backend="cython", class_weight=None):
         self.loss = loss
         self.class_weight = class_weight
         super().__init__(
@@ -517,7 +562,7 @@ class LogisticRegression(_BinaryClassifier):
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend)
+            average=average, backend=backend, standardize=standardize)
 
     @property
     def _loss(self):
@@ -601,14 +646,14 @@ class Perceptron(_BinaryClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend)
+            average=average, backend=backend, standardize=standardize)
 
 
 class MulticlassPerceptron(_MulticlassClassifier):
@@ -647,14 +692,14 @@ class MulticlassPerceptron(_MulticlassClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend)
+            average=average, backend=backend, standardize=standardize)
 
 
 class SoftmaxRegression(_MulticlassClassifier):
@@ -678,14 +723,14 @@ class SoftmaxRegression(_MulticlassClassifier):
     def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, backend="cython", class_weight=None):
+                 verbose=0, average=False, standardize=True, backend="cython", class_weight=None):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend)
+            average=average, backend=backend, standardize=standardize)
 
     @dask_aware
     def predict_proba(self, X):

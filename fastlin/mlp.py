@@ -3,7 +3,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 ``fastlin.reference.network`` (same ``sgd_epoch``)."""
 import numpy as np
 
-from ._base import SGDEstimator, check_param, dask_aware
+from ._base import SGDEstimator, change_space, check_param, dask_aware, to_original_space
 from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
 
@@ -82,6 +82,14 @@ default="constant"
         ``n_iter_``, ``loss_curve_`` and "adaptive"'s η restart.
     verbose : int, default=0
         With 1, print "epoch N, loss L, elapsed S s" after every epoch.
+    standardize : bool, default=True
+        Train on the standardized features z = (x − μ) / σ (μ, σ the
+        weighted mean and standard deviation of each feature over the
+        training X, σ = 0 taken as 1), inside the kernel: X is never copied.
+        ``coefs_[0]`` and ``intercepts_[0]`` are reported for raw X
+        (W / σ and b1 − (μ / σ) W), so ``predict`` takes raw X; α penalises
+        the standardized first-layer weights. ``partial_fit`` takes μ and σ
+        from its first call and keeps them. False: plain SGD on X as given.
     backend : {"cython", "numpy"}, default="cython"
         "cython": the compiled kernel; "numpy": the pure-NumPy reference.
     class_weight : dict, "balanced" or None, default=None
@@ -109,6 +117,12 @@ default="constant"
     loss_curve_ : list of float
         Training loss per epoch, (1/n) Σ_i w_i CE_i without the penalty, each
         CE_i from the forward pass of its batch.
+    scale_mean_ : ndarray of shape (n_features_in_,)
+        μ, with ``standardize=True`` (absent otherwise): the weighted mean
+        of each feature the network was trained with.
+    scale_std_ : ndarray of shape (n_features_in_,)
+        σ, with ``standardize=True``: the weighted standard deviation of
+        each feature (1 where it is 0).
 
     Notes
     -----
@@ -127,7 +141,9 @@ default="constant"
     def __init__(self, *, hidden_size=100, learning_rate=0.1, learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
                  alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
-                 warm_start=False, verbose=0, backend="cython", class_weight=None):
+                 warm_start=False, verbose=0, standardize=True, backend="cython",
+                 class_weight=None):
+        self.standardize = standardize
         self.hidden_size = hidden_size
         self.class_weight = class_weight
         self.learning_rate = learning_rate
@@ -176,18 +192,29 @@ default="constant"
     def _state_arrays(self, state):
         return state["params"]
 
+    def _change_space(self, state, old, new):
+        """The continued first layer (and its velocities, linearly) from the
+        old statistics' space to the new."""
+        change_space(state["params"][0], state["params"][1], old, new)
+        if state["velocities"] is not None:
+            change_space(state["velocities"][0], state["velocities"][1], old, new)
+
     def _epoch(self, module, X, y, sw, state, order, batch, t):
         return module.sgd_epoch(
             X, y, state["params"], order, eta0=state["eta0"], batch_size=batch,
             alpha=self.alpha, momentum=self.momentum, nesterov=self.nesterov,
             velocities=state["velocities"] if self.momentum > 0 else None,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw)
+            sample_weight=sw, **self._kernel_standardization(state))
 
     def _publish(self, state):
         self._params = state["params"]
         self._velocities = state["velocities"]
         W, b1, V, b2 = self._params
+        if state["stats"] is not None:
+            # the first layer for raw X
+            W_raw, b1_raw = to_original_space(W, b1, state["stats"])
+            W, b1 = W_raw.astype(W.dtype), b1_raw.astype(b1.dtype)
         self.coefs_ = [W, V]
         self.intercepts_ = [b1, b2]
 

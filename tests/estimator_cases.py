@@ -35,7 +35,9 @@ def kind(name):
 
 def make(name, **params):
     """A small, deterministic, fast configuration (a few epochs, no stopping
-    rule) of estimator ``name``; ``params`` override."""
+    rule, the plain SGD of docs/math.md: ``standardize=False``) of estimator
+    ``name``; ``params`` override."""
+    params.setdefault("standardize", False)
     params.setdefault("random_state", 0)
     params.setdefault("max_iter", 3)
     params.setdefault("tol", None)

@@ -82,7 +82,7 @@ def test_estimator_full_batch_loss_at_large_weights(backend, dtype):
     y = Z @ np.array([3.0, -2.0, 1.0]) + rng.normal(size=200)
     X = (scale * Z).astype(dtype)
     # (no intercept: its step would be η = 0.5 / scale², far too long)
-    est = LinearRegression(batch_size=None, learning_rate=0.5 / scale ** 2, alpha=0.0,
+    est = LinearRegression(standardize=False, batch_size=None, learning_rate=0.5 / scale ** 2, alpha=0.0,
                            fit_intercept=False, max_iter=100, tol=None, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -108,7 +108,7 @@ def test_float32_full_batch_with_penalty_fits_as_float64():
     y = np.array([1e20, 2e20, 3e20])
     fits = {}
     for dtype in (np.float32, np.float64):
-        est = LinearRegression(batch_size=None, max_iter=2, tol=None, random_state=0,
+        est = LinearRegression(standardize=False, batch_size=None, max_iter=2, tol=None, random_state=0,
                                learning_rate=0.05, alpha=0.1, backend="cython")
         fits[dtype] = est.fit(X.astype(dtype), y)
     f32, f64 = fits[np.float32], fits[np.float64]

@@ -61,11 +61,15 @@ CASES = [pytest.param(name, backend, batch, id=f"{name}-{backend}-batch{batch}")
          if not (name == "MLPClassifier" and batch is None)]
 
 
+@pytest.mark.parametrize("standardize", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,backend,batch_size", CASES)
-def test_fit_does_not_copy_X(name, backend, batch_size, dtype):
+def test_fit_does_not_copy_X(name, backend, batch_size, dtype, standardize):
+    """Also with standardize=True: its statistics are one chunked pass, its
+    kernels standardize through the algebra, never through a copy of X."""
     X, y = _wide_data(name, dtype)
-    est = make(name, backend=backend, batch_size=batch_size, max_iter=2)
+    est = make(name, backend=backend, batch_size=batch_size, max_iter=2,
+               standardize=standardize)
     grown = peak_growth(lambda: _fit(est, X, y))
     assert grown < 0.10 * X.nbytes, f"fit allocated {grown / X.nbytes:.1%} of X's size"
 

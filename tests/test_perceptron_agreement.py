@@ -56,7 +56,7 @@ def _margins(scores, loss):
 
 def _fit(factory, backend, X, y, eta, epochs, fit_intercept, average, sample_weight=None,
          shuffle=False):
-    return factory(learning_rate=eta, max_iter=epochs, tol=None, shuffle=shuffle, batch_size=1,
+    return factory(standardize=False, learning_rate=eta, max_iter=epochs, tol=None, shuffle=shuffle, batch_size=1,
                    alpha=0.0, fit_intercept=fit_intercept, average=average, random_state=0,
                    backend=backend).fit(X, y, sample_weight=sample_weight)
 

@@ -326,7 +326,7 @@ def test_optimal_first_step_matches_sklearn():
     shrinkage of w = 0 does nothing): η₁ = α^(−1/4), as in SGDRegressor."""
     alpha = 0.01
     X, y = np.array([[0.3, -0.2]]), np.array([0.7])
-    ours = quiet_fit(LinearRegression(learning_rate_schedule="optimal", alpha=alpha,
+    ours = quiet_fit(LinearRegression(standardize=False, learning_rate_schedule="optimal", alpha=alpha,
                                       batch_size=1, max_iter=1, tol=None, shuffle=False), X, y)
     theirs = SGDRegressor(learning_rate="optimal", alpha=alpha, max_iter=1, tol=None,
                           shuffle=False).fit(X, y)
@@ -510,13 +510,13 @@ def stepwise_average(X, y, batch_size, epochs, start, eta0=0.05):
 def test_average_int_starts_after_that_many_samples(batch_size, start, backend):
     X, y = make_data("LinearRegression")
     W_bar, b_bar = stepwise_average(X, y, batch_size, epochs=3, start=start)
-    est = quiet_fit(LinearRegression(average=start, batch_size=batch_size, shuffle=False,
+    est = quiet_fit(LinearRegression(standardize=False, average=start, batch_size=batch_size, shuffle=False,
                                      max_iter=3, tol=None, learning_rate=0.05,
                                      backend=backend), X, y)
     np.testing.assert_allclose(est.coef_, W_bar, rtol=1e-10)
     np.testing.assert_allclose(est.intercept_, b_bar, rtol=1e-10)
     # partial_fit calls continue the count of samples and of averaged steps
-    part = LinearRegression(average=start, batch_size=batch_size, shuffle=False,
+    part = LinearRegression(standardize=False, average=start, batch_size=batch_size, shuffle=False,
                             learning_rate=0.05, backend=backend)
     for _ in range(3):
         part.partial_fit(X, y)
@@ -527,7 +527,7 @@ def test_average_int_starts_after_that_many_samples(batch_size, start, backend):
 def test_average_int_matches_sklearn_sgd_regressor():
     X, y = make_data("LinearRegression")
     for start in (5, 50, 100):
-        ours = quiet_fit(LinearRegression(average=start, batch_size=1, shuffle=False, alpha=0.0,
+        ours = quiet_fit(LinearRegression(standardize=False, average=start, batch_size=1, shuffle=False, alpha=0.0,
                                           max_iter=2, tol=None, learning_rate=0.01), X, y)
         theirs = SGDRegressor(average=start, penalty=None, learning_rate="constant", eta0=0.01,
                               shuffle=False, max_iter=2, tol=None).fit(X, y)
@@ -566,7 +566,7 @@ def test_average_int_cython_matches_numpy(name, dtype, rtol):
 def test_coef_init_is_the_starting_point(backend):
     X, y = make_data("LinearRegression")
     C, c0 = np.array([0.5, -1.0, 2.0, 0.25]), 1.5
-    est = quiet_fit(LinearRegression(max_iter=1, tol=None, shuffle=False, backend=backend),
+    est = quiet_fit(LinearRegression(standardize=False, max_iter=1, tol=None, shuffle=False, backend=backend),
                     X, y, coef_init=C, intercept_init=c0)
     W, b = C[:, None].copy(), np.array([c0])
     ref_linear.sgd_epoch(X, y, W, b, np.arange(len(X), dtype=np.intp), "squared_error",
@@ -574,7 +574,7 @@ def test_coef_init_is_the_starting_point(backend):
     np.testing.assert_allclose(est.coef_, W[:, 0], rtol=1e-10)
     np.testing.assert_allclose(est.intercept_, b, rtol=1e-10)
     # fit_intercept=False keeps intercept_init
-    fixed = quiet_fit(LinearRegression(fit_intercept=False, max_iter=2, backend=backend), X, y,
+    fixed = quiet_fit(LinearRegression(standardize=False, fit_intercept=False, max_iter=2, backend=backend), X, y,
                       intercept_init=[c0])
     assert fixed.intercept_[0] == c0
 

@@ -30,15 +30,46 @@ Conventions (the Cython kernels follow them exactly):
 * The losses, their derivatives, the sums of them and (α/2)||W||² are float64
   whatever X's dtype, as in the kernels; a float32 model's scores and weights
   are float32.
+* Standardization: ``mean`` μ and ``scale`` σ (float64 (m,), None meaning 0
+  and 1) make every function above work on the rows z_i = (x_i − μ) / σ
+  without forming them, W and b the parameters of that space:
+
+      S    = Z W + b = X (W / σ) + (b − (μ / σ) · W)
+      Zᵀ D = (Xᵀ D − μ ⊗ Σ_i D_i) / σ
 """
 import numpy as np
 
 from .._numeric import SCHEDULES, learning_rate  # noqa: F401
 from .losses import get_loss
 
-def scores(X, W, b):
-    """S = X W + b."""
-    return X @ W + b
+def scores(X, W, b, mean=None, scale=None):
+    """S = X W + b; with μ, σ: S = Z W + b = X (W / σ) + (b − (μ / σ) · W)."""
+    if mean is None and scale is None:
+        return X @ W + b
+    W_raw, b_raw = raw_space(W, b, mean, scale)
+    return X @ W_raw + b_raw
+
+
+def raw_space(W, b, mean=None, scale=None):
+    """The standardized model (W, b) as a model of the raw rows, float64:
+    W / σ and b − (μ / σ) · W, so that x (W / σ) + b − (μ / σ) · W = z W + b."""
+    W_raw = np.asarray(W, dtype=np.float64)
+    if scale is not None:
+        W_raw = W_raw / scale[:, None]
+    b_raw = np.asarray(b, dtype=np.float64)
+    if mean is not None:
+        b_raw = b_raw - mean @ W_raw
+    return W_raw, b_raw
+
+
+def _z_transpose(X, D, mean, scale):
+    """Zᵀ D = (Xᵀ D − μ ⊗ Σ_i D_i) / σ (Xᵀ D when neither is given)."""
+    G = X.T @ D
+    if mean is not None:
+        G = G - np.outer(mean, D.sum(axis=0))
+    if scale is not None:
+        G = G / scale[:, None]
+    return G
 
 
 def penalty(W, alpha):
@@ -47,43 +78,44 @@ def penalty(W, alpha):
     return 0.5 * alpha * np.square(W, dtype=np.float64).sum() if alpha != 0 else 0.0
 
 
-def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None):
-    """J = (1/n) Σ_i w_i l(x_i W + b, y_i) + (α/2) ||W||²."""
-    l, _ = get_loss(loss)(scores(X, W, b), y)
+def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
+    """J = (1/n) Σ_i w_i l(x_i W + b, y_i) + (α/2) ||W||² (z_i for x_i with μ, σ)."""
+    l, _ = get_loss(loss)(scores(X, W, b, mean, scale), y)
     w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     return (w * l).sum() / X.shape[0] + penalty(W, alpha)
 
 
-def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None):
+def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
     """The full-batch objective and its gradient.
 
     D  = w ⊙ ∂l/∂S / n                      (n, c)
-    ∇W = Xᵀ D + α W                        (m, c)
+    ∇W = Xᵀ D + α W                        (m, c)   (Zᵀ D + α W with μ, σ)
     ∇b = Σ_i D_i                           (c,)
 
     Returns ``(J, grad_W, grad_b)``.
     """
-    data_loss, grad_W, grad_b = _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight)
+    data_loss, grad_W, grad_b = _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight,
+                                                        mean, scale)
     return data_loss + penalty(W, alpha), grad_W, grad_b
 
 
-def _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight):
+def _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight, mean=None, scale=None):
     """``gradient`` with the loss term (1/n) Σ_i w_i l_i alone in place of J
     (the epoch loss needs it without the penalty, and subtracting the
     penalty again would cancel digits when the weights are large)."""
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else sample_weight
-    l, dS = get_loss(loss)(scores(X, W, b), y)
+    l, dS = get_loss(loss)(scores(X, W, b, mean, scale), y)
     D = w[:, None] * dS / n
     data_loss = (w * l).sum() / n
-    grad_W = X.T @ D + alpha * W
+    grad_W = _z_transpose(X, D, mean, scale) + alpha * W
     grad_b = D.sum(axis=0)
     return data_loss, grad_W.astype(W.dtype, copy=False), grad_b.astype(b.dtype, copy=False)
 
 
 def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
               fit_intercept=True, schedule="constant", power_t=0.5, t=0,
-              sample_weight=None, W_avg=None, b_avg=None):
+              sample_weight=None, W_avg=None, b_avg=None, mean=None, scale=None):
     """One epoch of (minibatch) stochastic gradient descent, in place.
 
     The batches are consecutive runs of ``batch_size`` indices of ``order``
@@ -98,7 +130,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
 
     Returns ``(epoch_loss, t)``: the epoch's data loss (1/n) Σ_i w_i l_i (n =
     len(X), no penalty), each l_i taken before its batch's step, and the step
-    count after the epoch.
+    count after the epoch. With ``mean``/``scale`` every batch is the
+    standardized Z_B (through ``gradient``'s algebra, never formed).
     """
     n = X.shape[0]
     total = 0.0
@@ -107,7 +140,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t, alpha)
-        L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss, alpha, w_B)
+        L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss, alpha, w_B,
+                                                      mean, scale)
         total += L_B * len(B)
         W -= eta * grad_W
         if fit_intercept:

@@ -27,6 +27,13 @@ probability, so scores of any size give a finite loss. Backpropagation:
 The parameters travel as a list ``params = [W, b1, V, b2]`` (updated in place
 by ``sgd_epoch``); their dtype follows X's (float32 or float64). The Cython
 kernel ``fastlin._mlp_fast.sgd_epoch`` has the same signature and semantics.
+
+Standardization: ``mean`` μ and ``scale`` σ (float64 (m,), None meaning 0 and
+1) make the training functions work on the rows z_i = (x_i − μ) / σ without
+forming them, W and b1 the first layer of that space:
+
+    Ẑ   = Z W + b1 = X (W / σ) + (b1 − (μ / σ) W)
+    ∇W  = Zᵀ Δ1 + α W = (Xᵀ Δ1 − μ ⊗ Σ_i Δ1_i) / σ + α W
 """
 import numpy as np
 
@@ -37,8 +44,20 @@ from .losses import softmax_cross_entropy
 init_params = init_network_params
 
 
-def _scores(X, W, b1, V, b2):
-    """Z = σ(X W + b1) and the output scores Q̂ = Z V + b2."""
+def raw_first_layer(W, b1, mean=None, scale=None, dtype=None):
+    """The standardized first layer as a layer of the raw rows, in ``dtype``
+    (W's by default): W / σ and b1 − (μ / σ) W."""
+    dtype = W.dtype if dtype is None else dtype
+    W_raw = W if scale is None else W / scale[:, None]
+    b1_raw = b1 if mean is None else b1 - mean @ W_raw
+    return W_raw.astype(dtype, copy=False), b1_raw.astype(dtype, copy=False)
+
+
+def _scores(X, W, b1, V, b2, mean=None, scale=None):
+    """Z = σ(X W + b1) and the output scores Q̂ = Z V + b2 (Z W + b1 inside
+    σ with μ, σ)."""
+    if mean is not None or scale is not None:
+        W, b1 = raw_first_layer(W, b1, mean, scale, X.dtype)
     Z = sigmoid(X @ W + b1)
     Q_hat = Z @ V + b2
     return Z, Q_hat
@@ -83,15 +102,17 @@ def cross_entropy(X, y, W, b1, V, b2):
     return softmax_cross_entropy(Q_hat, y)[0]
 
 
-def objective(X, y, params, alpha=0.0, sample_weight=None):
-    """J = (1/n) Σ_i w_i CE_i + (α/2) (||W||² + ||V||²)."""
+def objective(X, y, params, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
+    """J = (1/n) Σ_i w_i CE_i + (α/2) (||W||² + ||V||²) (on z_i with μ, σ)."""
     W, b1, V, b2 = params
     n = X.shape[0]
     w = _weights(sample_weight, n, X.dtype)
-    return (w * cross_entropy(X, y, W, b1, V, b2)).sum() / n + _penalty(W, V, alpha)
+    _, Q_hat = _scores(X, W, b1, V, b2, mean, scale)
+    CE = softmax_cross_entropy(Q_hat, y)[0]
+    return (w * CE).sum() / n + _penalty(W, V, alpha)
 
 
-def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None):
+def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
     """The objective J and its gradient [∇W, ∇b1, ∇V, ∇b2] by backpropagation.
 
     Forward:  Z = σ(X W + b1),  Q̂ = Z V + b2,  Q = softmax(Q̂),
@@ -101,13 +122,15 @@ def loss_and_gradient(X, y, params, alpha=0.0, sample_weight=None):
               Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z),
               ∇W = Xᵀ Δ1 + α W,       ∇b1 = Σ_i Δ1_i.
 
+    With μ, σ: Z in place of X (see the module docstring for the algebra).
+
     Returns ``(J, [grad_W, grad_b1, grad_V, grad_b2])`` in the parameters' dtype.
     """
-    data_loss, grads = _data_loss_and_gradient(X, y, params, alpha, sample_weight)
+    data_loss, grads = _data_loss_and_gradient(X, y, params, alpha, sample_weight, mean, scale)
     return data_loss + _penalty(params[0], params[2], alpha), grads
 
 
-def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
+def _data_loss_and_gradient(X, y, params, alpha, sample_weight, mean=None, scale=None):
     """``loss_and_gradient`` with the loss term (1/n) Σ_i w_i CE_i alone in
     place of J (the epoch loss needs it without the penalty, and subtracting
     the penalty again would cancel digits when the weights are large)."""
@@ -115,7 +138,7 @@ def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
     n = X.shape[0]
     w = _weights(sample_weight, n, X.dtype)
 
-    Z, Q_hat = _scores(X, W, b1, V, b2)
+    Z, Q_hat = _scores(X, W, b1, V, b2, mean, scale)
     CE, Q_minus_Y = softmax_cross_entropy(Q_hat, y)     # CE_i and Q − Y (§6 on Q̂), float64
     data_loss = (w * CE).sum() / n
 
@@ -124,8 +147,13 @@ def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
     grad_V = Z.T @ D2 + alpha * V
     grad_b2 = D2.sum(axis=0, dtype=np.float64)
     D1 = (D2 @ V.T) * Z * (1 - Z)
-    grad_W = X.T @ D1 + alpha * W
     grad_b1 = D1.sum(axis=0, dtype=np.float64)
+    grad_W = X.T @ D1                                   # Zᵀ Δ1 = (Xᵀ Δ1 − μ ⊗ Σ Δ1) / σ
+    if mean is not None:
+        grad_W = grad_W - np.outer(mean, grad_b1)
+    if scale is not None:
+        grad_W = grad_W / scale[:, None]
+    grad_W = grad_W + alpha * W
 
     grads = [grad_W, grad_b1, grad_V, grad_b2]
     return data_loss, [g.astype(p.dtype, copy=False) for g, p in zip(grads, params)]
@@ -133,7 +161,8 @@ def _data_loss_and_gradient(X, y, params, alpha, sample_weight):
 
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
               momentum=0.0, nesterov=False, velocities=None,
-              schedule="constant", power_t=0.5, t=0, sample_weight=None):
+              schedule="constant", power_t=0.5, t=0, sample_weight=None,
+              mean=None, scale=None):
     """One epoch of minibatch SGD on the network, in place.
 
     The batches are consecutive runs of ``batch_size`` entries of ``order``
@@ -148,7 +177,8 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
 
     for each of θ = W, b1, V, b2 with its velocity v in ``velocities`` (a list
     shaped like ``params``, updated in place; required when momentum > 0,
-    ignored otherwise).
+    ignored otherwise). With ``mean``/``scale`` each batch is the
+    standardized Z_B, through the first layer's algebra, never formed.
 
     Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i (n = len(X),
     no penalty), each CE_i evaluated in the forward pass of its batch, i.e.
@@ -163,7 +193,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t, alpha)
-        L_B, grads = _data_loss_and_gradient(X[B], y[B], params, alpha, w_B)
+        L_B, grads = _data_loss_and_gradient(X[B], y[B], params, alpha, w_B, mean, scale)
         total += L_B * len(B)
         for theta, g, v in zip(params, grads, velocities or [None] * 4):
             if momentum > 0:
