@@ -350,3 +350,19 @@ def test_sparse_scores_never_nan():
     exact = np.array([[0.0, -np.inf], [2e10, 3.0], [np.inf, -np.inf]])
     for Xs in (sp.csr_matrix(X), sp.csr_array(X)):
         np.testing.assert_array_equal(affine_scores(Xs, W, b), exact)
+
+
+def test_benchmark_quick_mode_runs(capsys):
+    """bench/sparse_text.py --quick at a few hundred rows, in-process: every
+    model runs and the table is printed (nothing written, no timing asserted)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "sparse_text.py"
+    spec = importlib.util.spec_from_file_location("sparse_text", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", "--rows", "300", "--results", "/nonexistent/RESULTS.md"]) == 0
+    out = capsys.readouterr().out
+    for name in module.PAIRS:
+        assert f"| {name} |" in out
