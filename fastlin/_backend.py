@@ -28,6 +28,11 @@ SPARSE_MODULES = {
 }
 
 
+def has_sparse(name, kind):
+    """True when backend ``name`` trains model ``kind`` on a sparse X."""
+    return SPARSE_MODULES.get(name, {}).get(kind) is not None
+
+
 def get_backend(name, kind, sparse=False):
     """The module implementing ``kind`` ("linear" or "network") for ``name``,
     for a dense X or, with ``sparse=True``, for a CSR X."""

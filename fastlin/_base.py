@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from ._backend import BACKENDS, get_backend
+from ._backend import BACKENDS, get_backend, has_sparse
 
 FLOAT_DTYPES = (np.float32, np.float64)
 from ._numeric import SCHEDULES
@@ -173,7 +173,7 @@ class Estimator:
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(multi_class=self._multiclass) if classifier else None,
             regressor_tags=None if classifier else RegressorTags(),
-            input_tags=InputTags(),
+            input_tags=InputTags(sparse=has_sparse(self.backend, self._kind)),
         )
 
 

@@ -44,11 +44,11 @@ X) sum their gradient into a dense (m, c) buffer instead and take one dense
 step (O(m c), once per such batch). Sums are float64 whatever the dtype.
 
 The def wrappers check types, shapes, the CSR structure and index ranges
-(a ValueError or TypeError, never a crash), then run the loops in one
+(a ValueError or TypeError, never a crash; the values are the estimators'
+to check, as for the dense kernel), then run the loops in one
 ``with nogil:``.
 """
 from cython cimport floating
-from libc.math cimport isfinite
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
@@ -384,18 +384,12 @@ cdef Py_ssize_t _bad_index(const index_t[::1] indices, Py_ssize_t m) noexcept no
     return -1
 
 
-cdef Py_ssize_t _bad_value(const floating[::1] data) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(data.shape[0]):
-        if not isfinite(data[k]):
-            return k
-    return -1
-
-
 def _check_structure(const floating[::1] data, const index_t[::1] indices,
                      const index_t[::1] indptr, Py_ssize_t n, Py_ssize_t m):
     """ValueError unless (data, indices, indptr) is a CSR of n rows and m
-    columns with finite data: O(n + nnz), without the GIL."""
+    columns: O(n + nnz) on the index arrays, without the GIL, so that no
+    loop reads or writes out of bounds. The values are not checked (as for
+    the dense kernel, NaN and inf propagate; the estimators reject them)."""
     cdef Py_ssize_t nnz = data.shape[0], bad
     if indices.shape[0] != nnz:
         raise ValueError(f"X's indices have {indices.shape[0]} entries but its data {nnz}")
@@ -414,10 +408,6 @@ def _check_structure(const floating[::1] data, const index_t[::1] indices,
     if bad >= 0:
         raise ValueError(f"X's column index {indices[bad]} (entry {bad}) is outside "
                          f"0..{m - 1}")
-    with nogil:
-        bad = _bad_value(data)
-    if bad >= 0:
-        raise ValueError("X contains NaN or infinity")
 
 
 def _csr_parts(X, W):
