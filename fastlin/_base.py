@@ -247,7 +247,8 @@ def _to_numeric(A, what):
 
 
 def check_X(X, *, n_features=None, dtype=None, estimator=None):
-    """Validate X and return it as a C-contiguous float32/float64 array.
+    """Validate X and return it as a C-contiguous float32/float64 array (a
+    scipy.sparse X as a CSR, by ``check_sparse_X``).
 
     ``dtype=None`` applies the dtype policy (float32 stays float32, anything
     else numeric becomes float64); a given ``dtype`` forces that one (used
