@@ -120,11 +120,58 @@ def train_test_split(X, y, test_fraction, rng):
 
 
 def scaling(X_train):
-    """The mean μ and deviation σ of each column (σ = 1 for a constant column)."""
-    mu = X_train.mean(axis=0)
-    sigma = X_train.std(axis=0)
+    """The mean μ and deviation σ of each column (σ = 1 for a constant column).
+    For a sparse X, μ = 0 (centring would make every row dense) and σ the
+    root mean square of the column, from its nonzeros."""
+    if _is_sparse(X_train):
+        mu = np.zeros(X_train.shape[1])
+        sigma = np.sqrt(np.asarray(X_train.multiply(X_train).mean(axis=0)).ravel())
+    else:
+        mu = X_train.mean(axis=0)
+        sigma = X_train.std(axis=0)
     sigma[sigma == 0] = 1.0
     return mu, sigma
+
+
+def standardise(X, mean, scale, dtype):
+    """(X − mean) / scale in ``dtype``; a sparse X stays sparse (CSR): it is
+    only divided by the scale, and its models were trained with mean 0."""
+    if _is_sparse(X):
+        if np.any(mean != 0):
+            raise UsageError("the models were trained on dense data (their features "
+                             "are centred): give the features as a dense table")
+        return X.multiply(1.0 / scale).tocsr().astype(dtype)
+    return ((X.astype(np.float64) - mean) / scale).astype(dtype)
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr")
+
+
+def _all_finite(X):
+    return bool(np.all(np.isfinite(X.data if _is_sparse(X) else X)))
+
+
+def _is_sparse_npz(arrays):
+    """True for the arrays of a ``scipy.sparse.save_npz`` file."""
+    return "format" in arrays and "shape" in arrays and "data" in arrays
+
+
+def _load_sparse(path):
+    """The CSR float64 matrix of a ``scipy.sparse.save_npz`` file."""
+    import scipy.sparse
+
+    X = scipy.sparse.load_npz(path).tocsr()
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise UsageError(f"{path}: expected a 2-D numeric sparse matrix, got shape "
+                         f"{X.shape}, dtype {X.dtype}")
+    return X.astype(np.float64)
+
+
+def sparse_labels_path(path):
+    """Where the labels of the sparse matrix ``path`` (FILE.npz) are:
+    FILE.labels.npy."""
+    return os.path.splitext(path)[0] + ".labels.npy"
 
 
 def r2_score(y, y_pred):
@@ -327,7 +374,19 @@ def _load_file(path, label_column=None):
             layout = (k, None, None)
         else:
             arrays = _npz_arrays(path)
-            if "X" in arrays and "y" in arrays:
+            if _is_sparse_npz(arrays):
+                _npz_xy_label_error(path, label_column)
+                X = _load_sparse(path)
+                labels = sparse_labels_path(path)
+                if not os.path.exists(labels):
+                    raise UsageError(f"{path} is a sparse matrix; its labels must be in "
+                                     f"{labels} (a 1-D .npy array, one per row)")
+                y = np.load(labels, allow_pickle=False)
+                if y.ndim != 1 or len(y) != X.shape[0]:
+                    raise UsageError(f"{labels}: expected one label per row of {path} "
+                                     f"({X.shape[0]}), got shape {y.shape}")
+                layout = (X.shape[1], None, None)
+            elif "X" in arrays and "y" in arrays:
                 _npz_xy_label_error(path, label_column)
                 X, y = arrays["X"], arrays["y"]
                 if X.ndim != 2 or X.dtype.kind not in "biuf":
@@ -349,7 +408,7 @@ def _load_file(path, label_column=None):
                                  f"array), found {sorted(arrays)}")
     if len(y) < 5:
         raise UsageError(f"{path}: {len(y)} rows; need at least 5 to hold out a test set")
-    if not np.all(np.isfinite(X)):
+    if not _all_finite(X):
         raise UsageError(f"{path}: the features contain NaN or infinity")
     if y.dtype.kind in "biu":
         y = y.astype(np.float64)
@@ -420,7 +479,9 @@ def load_features(name, n_features, label_column=None, layout=(-1, None, None)):
             else:
                 arrays = ({"": np.load(name, allow_pickle=False)} if ext == ".npy"
                           else _npz_arrays(name))
-                if "X" in arrays:
+                if _is_sparse_npz(arrays):
+                    X = _load_sparse(name)
+                elif "X" in arrays:
                     _npz_xy_label_error(name, label_column)
                     X = arrays["X"]
                     _check_table(X, f"{name}: X", need_columns=1)
@@ -433,7 +494,7 @@ def load_features(name, n_features, label_column=None, layout=(-1, None, None)):
                 else:
                     raise UsageError(f"{name}: expected an array named 'X' (or a single "
                                      f"array), found {sorted(arrays)}")
-        if not np.all(np.isfinite(X)):
+        if not _all_finite(X):
             raise UsageError(f"{name}: the features contain NaN or infinity")
     if X.shape[1] != n_features:
         raise UsageError(f"{name}: {X.shape[1]} features, but the models were trained on "
@@ -457,8 +518,8 @@ def prepare(X, y, task, dtype, seed):
     """
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, 0.2, np.random.default_rng(seed))
     x_mean, x_scale = scaling(X_tr.astype(np.float64))
-    X_tr = (X_tr.astype(np.float64) - x_mean) / x_scale
-    X_te = (X_te.astype(np.float64) - x_mean) / x_scale
+    X_tr = standardise(X_tr, x_mean, x_scale, dtype)
+    X_te = standardise(X_te, x_mean, x_scale, dtype)
     y_mean = y_scale = None
     if task == "regression":
         # the target too (R² does not change under y -> (y − μ) / σ, and the
@@ -673,7 +734,7 @@ def predict(models, data, label_column=None):
     X = load_features(data, shapes[first], label_column, layouts[first])
     out = {}
     for name, m in models.items():
-        Xs = ((X - m["x_mean"]) / m["x_scale"]).astype(m["dtype"])
+        Xs = standardise(X, m["x_mean"], m["x_scale"], m["dtype"])
         y = m["estimator"].predict(Xs)
         if m["task"] == "regression":
             y = y.astype(np.float64) * m["y_scale"] + m["y_mean"]
@@ -779,7 +840,10 @@ def build_parser():
             "        (an index, 0-based, negative counts from the end, or a header name).\n"
             "        Labels may be numbers or words.\n"
             "  .npy  one 2-D numeric array: features and the label column (as for .csv).\n"
-            "  .npz  arrays 'X' (n, m) and 'y' (n,); or a single 2-D array as for .npy.\n"
+            "  .npz  arrays 'X' (n, m) and 'y' (n,); or a single 2-D array as for .npy;\n"
+            "        or a sparse matrix saved by scipy.sparse.save_npz(FILE.npz, X), its\n"
+            "        labels (n,) in FILE.labels.npy next to it (np.save). Sparse features\n"
+            "        are divided by their root mean square, not centred (they stay sparse).\n"
             "  Labels that are words, or integers with at most "
             f"{MAX_CLASSES} distinct values, are classes\n"
             "  (the binary models need exactly two); other numbers are a regression\n"

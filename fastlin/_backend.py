@@ -5,6 +5,12 @@ the compiled kernels (``fastlin._linear_fast``, ``fastlin._mlp_fast``), which
 have the same functions with the same signatures. The compiled modules are
 imported on first use, so that the reference works even where the extensions
 are not built.
+
+A sparse X (a scipy CSR matrix or array) has its own compiled linear module,
+``fastlin._sparse_fast``, with the same functions again: ``get_backend(name,
+kind, sparse=True)`` picks it. The reference's modules take CSR input as they
+are (scipy's sparse products). The network has no compiled sparse path: its
+sparse input trains on the reference only (``backend="numpy"``).
 """
 import importlib
 
@@ -15,12 +21,28 @@ MODULES = {
 }
 BACKENDS = tuple(MODULES)
 
+#: backend -> {model kind -> module} for a sparse (CSR) X; None: not available
+SPARSE_MODULES = {
+    "cython": {"linear": "fastlin._sparse_fast", "network": None},
+    "numpy": MODULES["numpy"],
+}
 
-def get_backend(name, kind):
-    """The module implementing ``kind`` ("linear" or "network") for ``name``."""
+
+def has_sparse(name, kind):
+    """True when backend ``name`` trains model ``kind`` on a sparse X."""
+    return SPARSE_MODULES.get(name, {}).get(kind) is not None
+
+
+def get_backend(name, kind, sparse=False):
+    """The module implementing ``kind`` ("linear" or "network") for ``name``,
+    for a dense X or, with ``sparse=True``, for a CSR X."""
     if not isinstance(name, str) or name not in MODULES:
         raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}.")
-    module = MODULES[name][kind]
+    module = (SPARSE_MODULES if sparse else MODULES)[name][kind]
+    if module is None:
+        raise ValueError(
+            f"backend={name!r} has no {kind} kernel for sparse X; pass backend='numpy' "
+            "(the NumPy reference, which trains on scipy.sparse input) or a dense X.")
     try:
         return importlib.import_module(module)
     except ImportError as exc:

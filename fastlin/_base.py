@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from ._backend import BACKENDS, get_backend
+from ._backend import BACKENDS, get_backend, has_sparse
 
 FLOAT_DTYPES = (np.float32, np.float64)
 from ._numeric import SCHEDULES
@@ -173,7 +173,7 @@ class Estimator:
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(multi_class=self._multiclass) if classifier else None,
             regressor_tags=None if classifier else RegressorTags(),
-            input_tags=InputTags(),
+            input_tags=InputTags(sparse=has_sparse(self.backend, self._kind)),
         )
 
 
@@ -247,7 +247,8 @@ def _to_numeric(A, what):
 
 
 def check_X(X, *, n_features=None, dtype=None, estimator=None):
-    """Validate X and return it as a C-contiguous float32/float64 array.
+    """Validate X and return it as a C-contiguous float32/float64 array (a
+    scipy.sparse X as a CSR, by ``check_sparse_X``).
 
     ``dtype=None`` applies the dtype policy (float32 stays float32, anything
     else numeric becomes float64); a given ``dtype`` forces that one (used
@@ -255,6 +256,8 @@ def check_X(X, *, n_features=None, dtype=None, estimator=None):
     count seen in fit, if any.
     """
     name = type(estimator).__name__ if estimator is not None else "the estimator"
+    if _is_sparse(X):
+        return check_sparse_X(X, n_features=n_features, dtype=dtype, name=name)
     X = _to_numeric(X, "X")
     if X.ndim != 2:
         hint = (" Reshape your data either using X.reshape(-1, 1) if it has a single "
@@ -282,6 +285,97 @@ def check_X(X, *, n_features=None, dtype=None, estimator=None):
             X = np.ascontiguousarray(X, dtype=dtype)
     if not _all_finite(X):
         if given is not X and _all_finite(given):
+            big = np.finfo(dtype).max
+            raise ValueError(
+                f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
+                f"parameters (largest finite value {big:.4g}); rescale X.")
+        raise ValueError("Input X contains NaN or infinity; remove or impute those "
+                         "values first.")
+    return X
+
+
+def _check_compressed(indptr, indices, n_major, n_minor, nnz, fmt):
+    """ValueError unless indptr/indices describe a CSR (CSC: fmt "csc") of
+    n_major rows (columns) over n_minor columns (rows) with nnz entries:
+    indptr of n_major + 1 entries from 0 to nnz, never decreasing, indices in
+    0..n_minor−1. No temporary larger than a chunk of indptr."""
+    if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
+        raise ValueError(f"Invalid sparse X ({fmt}): indptr has {indptr.shape[0]} entries, "
+                         f"{n_major + 1} expected for shape {n_major, n_minor}.")
+    if indices.shape[0] != nnz:
+        raise ValueError(f"Invalid sparse X ({fmt}): {indices.shape[0]} indices for "
+                         f"{nnz} data entries.")
+    if indptr[0] != 0 or indptr[-1] != nnz:
+        raise ValueError(f"Invalid sparse X ({fmt}): indptr must run from 0 to the data "
+                         f"length {nnz}, got {indptr[0]}..{indptr[-1]}.")
+    step = 1 << 16
+    for start in range(0, n_major, step):
+        if np.any(np.diff(indptr[start:start + step + 1]) < 0):
+            raise ValueError(f"Invalid sparse X ({fmt}): indptr is not monotone "
+                             "(non-decreasing).")
+    if nnz and (indices.min() < 0 or indices.max() >= n_minor):
+        what = "column" if fmt == "csr" else "row"
+        raise ValueError(f"Invalid sparse X ({fmt}): a {what} index is outside "
+                         f"0..{n_minor - 1} (found {indices.min()}..{indices.max()}).")
+
+
+def check_sparse_X(X, *, n_features=None, dtype=None, name="the estimator"):
+    """Validate a scipy.sparse X (matrix or array) and return it as CSR with
+    float32/float64 data (the dtype policy of ``check_X``) and int32/int64
+    indices, never densified.
+
+    A CSR X whose data already has the dtype is returned as it is (its
+    indices may be unsorted, explicit zeros and repeated indices are kept);
+    another format is converted to CSR once (its structure checked first,
+    so that the conversion cannot read out of bounds), another data dtype
+    converts the data. A structure that is not a valid CSR (indptr not
+    monotone or not matching the data, indices out of range) and NaN or
+    infinity in the data raise a ValueError naming the problem."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D sparse array instead (X has "
+                         f"shape {X.shape}).")
+    n, m = X.shape
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if m == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if n_features is not None and m != n_features:
+        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
+                         "features as input.")
+    kind = X.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")
+    if kind not in "biuf":
+        raise TypeError(f"sparse X has dtype {X.dtype}; expected numbers.")
+    if X.format == "csc":
+        _check_compressed(X.indptr, X.indices, m, n, X.data.shape[0], "csc")
+    elif X.format == "coo":
+        row, col = X.coords if hasattr(X, "coords") else (X.row, X.col)
+        if row.shape[0] != X.data.shape[0] or col.shape[0] != X.data.shape[0]:
+            raise ValueError("Invalid sparse X (coo): row, col and data differ in length.")
+        if X.data.shape[0] and (row.min() < 0 or row.max() >= n or col.min() < 0
+                                or col.max() >= m):
+            raise ValueError("Invalid sparse X (coo): a row or column index is outside "
+                             f"the shape {X.shape}.")
+    if X.format != "csr":
+        X = X.tocsr()                      # the one conversion
+    _check_compressed(X.indptr, X.indices, n, m, X.data.shape[0], "csr")
+    if X.indices.dtype not in (np.int32, np.int64) or X.indptr.dtype != X.indices.dtype:
+        index = np.int64 if max(X.indices.dtype.itemsize, X.indptr.dtype.itemsize) > 4 else np.int32
+        X = type(X)((X.data, X.indices.astype(index), X.indptr.astype(index)), shape=X.shape)
+    if dtype is None:
+        dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
+    dtype = np.dtype(dtype)
+    given = X.data
+    if X.data.dtype != dtype:
+        with np.errstate(over="ignore"):
+            data = given.astype(dtype)
+        # the same indices (no copy of the structure), the data converted
+        X = type(X)((data, X.indices, X.indptr), shape=X.shape, copy=False)
+    if not _all_finite(X.data):
+        if given is not X.data and _all_finite(given):
             big = np.finfo(dtype).max
             raise ValueError(
                 f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
@@ -845,6 +939,8 @@ class SGDEstimator(Estimator):
         X = dataframe_to_array(X)
         X = check_X(X, dtype=None if first else self._dtype,
                     n_features=None if first else self.n_features_in_, estimator=self)
+        if _is_sparse(X):           # a CSR X: the backend's sparse kernels
+            module = get_backend(self.backend, self._kind, sparse=True)
         n_samples, n_features = X.shape
         if continuing and n_features != self.n_features_in_:
             raise ValueError(f"X has {n_features} features, but {type(self).__name__} is "

@@ -68,11 +68,27 @@ def affine_scores(X, W, b):
         return S
     rows = np.flatnonzero(~np.isfinite(S).all(axis=1))
     X_rows = X[rows]
-    e = np.frexp(np.abs(X_rows).max(axis=1))[1]                # |X_i| < 2^e_i
     f = np.frexp(np.abs(W).max())[1]                           # |W| < 2^f
+    if hasattr(X_rows, "tocsr"):
+        # a scipy.sparse X (CSR): the same on the nonzeros of the rows
+        X_rows = X_rows.tocsr()
+        lengths = np.diff(X_rows.indptr)
+        row_max = np.zeros(len(rows), dtype=X_rows.dtype)
+        full = lengths > 0
+        if full.any():
+            row_max[full] = np.maximum.reduceat(np.abs(X_rows.data),
+                                                X_rows.indptr[:-1][full])
+        e = np.frexp(row_max)[1]                               # |X_i| < 2^e_i
+        with np.errstate(over="ignore", under="ignore"):
+            X_scaled = X_rows.copy()
+            X_scaled.data = np.ldexp(X_rows.data, -np.repeat(e, lengths))
+    else:
+        e = np.frexp(np.abs(X_rows).max(axis=1))[1]            # |X_i| < 2^e_i
+        with np.errstate(over="ignore", under="ignore"):
+            X_scaled = np.ldexp(X_rows, -e[:, None])
     k = (e + f)[:, None]
     with np.errstate(over="ignore", under="ignore"):
-        S_scaled = np.ldexp(X_rows, -e[:, None]) @ np.ldexp(W, -f) + np.ldexp(b, -k)
+        S_scaled = X_scaled @ np.ldexp(W, -f) + np.ldexp(b, -k)
         S[rows] = np.ldexp(S_scaled, k)
     return S
 

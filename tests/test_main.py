@@ -555,3 +555,25 @@ def test_console_script_is_main():
     assert scripts == {"fastlin": "fastlin.__main__:main"}
     readme = (ROOT / "README.md").read_text()
     assert "fastlin --help" in readme and "`fastlin`" in readme
+
+
+def test_sparse_npz_with_labels_file(tmp_path, capsys):
+    """A scipy.sparse.save_npz matrix with its labels in FILE.labels.npy
+    trains the models and predicts from the same sparse file; without the
+    labels file the error names it."""
+    import scipy.sparse as sp
+
+    X, y = load_digits()
+    path = tmp_path / "digits.npz"
+    sp.save_npz(path, sp.csr_matrix(X))
+    argv = ["--models", "softmax,multiclass-perceptron", "--epochs", "3"]
+    assert main(argv + ["--data", str(path)]) == 2          # no labels file yet
+    assert "digits.labels.npy" in capsys.readouterr().err
+    np.save(tmp_path / "digits.labels.npy", y)
+    saved = tmp_path / "models.pkl"
+    assert main(argv + ["--data", str(path), "--save", str(saved)]) == 0
+    _, rows = _table(capsys.readouterr().out)
+    assert float(rows[0]["held-out"]) > 0.85
+    assert main(["--predict", str(saved), "--data", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(y) + 1

@@ -33,14 +33,15 @@ ESTIMATORS = estimators("cython") + estimators("numpy")
 
 def expected_failed_checks(estimator):
     # Each entry is a check the model genuinely cannot satisfy, with the reason.
-    failed = {
-        "check_sample_weight_equivalence_on_dense_data": (
-            "stochastic (per-sample or minibatch) SGD over a shuffled order: a "
-            "sample repeated k times is visited k times at different steps, "
-            "while weight k scales a single step, so the iterates differ; and "
-            "the objective is a mean over n samples (not over the sum of the "
-            "weights), so the penalty's relative strength differs as well."),
-    }
+    weight_equivalence = (
+        "stochastic (per-sample or minibatch) SGD over a shuffled order: a "
+        "sample repeated k times is visited k times at different steps, "
+        "while weight k scales a single step, so the iterates differ; and "
+        "the objective is a mean over n samples (not over the sum of the "
+        "weights), so the penalty's relative strength differs as well.")
+    # the sparse variant runs for the estimators that take sparse input
+    failed = {f"check_sample_weight_equivalence_on_{kind}_data": weight_equivalence
+              for kind in ("dense", "sparse")}
     if isinstance(estimator, (LogisticRegression, Perceptron, MulticlassPerceptron,
                               SoftmaxRegression)):
         failed["check_class_weight_classifiers"] = (

@@ -1,0 +1,662 @@
+"""Cython kernels of the six linear models for a sparse X (CSR rows).
+
+The functions have the names, signatures and semantics of
+``fastlin._linear_fast`` and of the NumPy reference
+``fastlin.reference.linear`` (read its docstring for the conventions: W (m, c),
+b (c,), the mean objective with (α/2)||W||², η_t, averaging), with X a scipy
+CSR matrix or array:
+
+    sgd_epoch(X, y, W, b, order, loss, *, eta0, ..., mean=None, scale=None)
+    gradient(X, y, W, b, loss, alpha, sample_weight, *, mean=None, scale=None)
+
+X's ``data`` is float32 or float64 (W, b, ... share its dtype), its
+``indices`` and ``indptr`` int32 or int64 (both the same; the loops are
+compiled for each pair, so no index array is ever converted or copied).
+Indices need not be sorted, explicit zeros and repeated indices are fine (a
+repeated index counts as the sum of its entries, as scipy reads it).
+
+Standardization: with ``mean`` and/or ``scale`` (float64 (m,) arrays) the
+epoch trains on z = (x − mean) / scale, the parameters in that space; the
+default None is mean 0 and scale 1. A scale alone divides each nonzero by
+its column's scale. A mean would make every row dense; it is kept as a
+rank-one term instead: with u = mean / scale, z = x / scale − u, so
+
+    s = z W + b = (x / scale) W − u W + b,
+    a step W ← f W − η g zᵀ = f W − η g (x / scale)ᵀ + η g uᵀ
+
+and the weights are held as W = σ (V + u ⊗ r), r (c,): the step's dense
+part only changes r, and q = uᵀ V (c,) is kept up to date as V changes, so
+u W = σ (q + (u·u) r) costs O(c).
+
+Every step costs O(c · nnz) of its rows, never O(m c):
+
+* the L2 shrinkage W ← (1 − ηα) W is the scalar σ (W = σ (V + u ⊗ r)),
+  folded into V once it falls below 1e-6 (as the dense kernel does);
+* the average W̄ is kept lazily (Xu 2011's averaged SGD, in the form of the
+  dense kernel's ``Averages``): Σ_k W_k = A + C (V + u ⊗ r) − U − u ⊗ Ur, a
+  step V ← V + δ adding C δ to U (and r ← r + ε adding C ε to Ur), then
+  C ← C + σ.
+
+A batch (one sample for batch_size 1) is scored at the weights of its start,
+then applied: the shrinkage, the bias and, for each row, its c weights per
+nonzero. Batches of more than max(m, 256) rows (the full batch of a tall
+X) sum their gradient into a dense (m, c) buffer instead and take one dense
+step (O(m c), once per such batch). Sums are float64 whatever the dtype.
+
+The def wrappers check types, shapes, the CSR structure and index ranges
+(a ValueError or TypeError, never a crash; the values are the estimators'
+to check, as for the dense kernel), then run the loops in one
+``with nogil:``.
+"""
+from cython cimport floating
+from libc.stdint cimport int32_t, int64_t
+
+import numpy as np
+
+from ._schedule cimport eta_t, schedule_kind
+from ._loss cimport LossKind, single_loss, multi_loss
+
+from . import _losses
+from ._linear_fast import _check_array, _check_indices
+from ._numeric import SCHEDULES
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+# the dense kernel's floor for the lazy L2 scale
+cdef double MIN_SCALE = 1e-6
+
+# batches of more rows than max(m, LAZY_ROWS) take a dense step
+cdef Py_ssize_t LAZY_ROWS = 256
+
+
+cdef struct Model:
+    double* V            # (m, c): W = scale · (V + u ⊗ r)
+    double* b            # (c,)
+    double scale
+    Py_ssize_t m, c
+    const double* sd     # (m,) the standardization's scale, or NULL
+    const double* u      # (m,) mean / scale, or NULL (no centering)
+    double uu            # u · u
+    double* r            # (c,)
+    double* q            # (c,) uᵀ V
+
+
+cdef struct Steps:
+    double eta0
+    double power_t
+    double alpha
+    int schedule
+    bint fit_intercept
+    Py_ssize_t t
+
+
+cdef struct Averages:
+    # Σ_{k<=t} W_k = A + C (V + u ⊗ r) − U − u ⊗ Ur  (A, U (m, c); Ur (c,))
+    bint on
+    double* A
+    double* U
+    double* Ur
+    double C
+    double* b_avg
+
+
+cdef inline double _eta(Steps* st) noexcept nogil:
+    return eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
+
+
+cdef inline double _sample_loss(LossKind kind, const double* s, Py_ssize_t c,
+                                const floating* y, const Py_ssize_t* labels,
+                                Py_ssize_t i, double* d) noexcept nogil:
+    if labels == NULL:
+        return single_loss(kind, s[0], y[i], d)
+    return multi_loss(kind, s, c, labels[i], d)
+
+
+cdef inline void _row_scores(const floating[::1] data, const index_t[::1] indices,
+                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
+                             double* s) noexcept nogil:
+    # s = z W + b for the row's nonzeros data[lo:hi] at indices[lo:hi]
+    cdef Py_ssize_t k, j, col, c = M.c
+    cdef double z, zu = 0.0
+    cdef const double* v
+    for j in range(c):
+        s[j] = 0.0
+    for k in range(lo, hi):
+        col = indices[k]
+        z = data[k]
+        if M.sd != NULL:
+            z = z / M.sd[col]
+        v = M.V + col * c
+        for j in range(c):
+            s[j] += z * v[j]
+        if M.u != NULL:
+            zu += z * M.u[col]
+    if M.u != NULL:
+        # (x / scale) (u ⊗ r) − u (V + u ⊗ r)
+        for j in range(c):
+            s[j] += M.r[j] * zu - M.q[j] - M.uu * M.r[j]
+    for j in range(c):
+        s[j] = M.scale * s[j] + M.b[j]
+
+
+cdef inline void _row_update(const floating[::1] data, const index_t[::1] indices,
+                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
+                             const double* a, double* R, double* q) noexcept nogil:
+    # R[col] += a z_k for each nonzero (R (m, c): V, U or a gradient); and
+    # q += u_col a z_k when q is not NULL and the model is centred
+    cdef Py_ssize_t k, j, col, c = M.c
+    cdef double z
+    cdef double* rr
+    cdef bint any_nonzero = False
+    for j in range(c):
+        if a[j] != 0.0:
+            any_nonzero = True
+    if not any_nonzero:
+        return
+    for k in range(lo, hi):
+        col = indices[k]
+        z = data[k]
+        if M.sd != NULL:
+            z = z / M.sd[col]
+        rr = R + col * c
+        for j in range(c):
+            rr[j] += a[j] * z
+        if q != NULL and M.u != NULL:
+            for j in range(c):
+                q[j] += M.u[col] * a[j] * z
+
+
+cdef void _recompute_q(Model* M) noexcept nogil:
+    cdef Py_ssize_t i, j
+    if M.u == NULL:
+        return
+    for j in range(M.c):
+        M.q[j] = 0.0
+    for i in range(M.m):
+        for j in range(M.c):
+            M.q[j] += M.u[i] * M.V[i * M.c + j]
+
+
+cdef void _fold_averages(Model* M, Averages* avg) noexcept nogil:
+    # A ← A + C (V + u ⊗ r) − U − u ⊗ Ur;  U, Ur, C ← 0
+    cdef Py_ssize_t i, j, k
+    if not avg.on:
+        return
+    for i in range(M.m):
+        for j in range(M.c):
+            k = i * M.c + j
+            avg.A[k] += avg.C * M.V[k] - avg.U[k]
+            if M.u != NULL:
+                avg.A[k] += M.u[i] * (avg.C * M.r[j] - avg.Ur[j])
+            avg.U[k] = 0.0
+    for j in range(M.c):
+        avg.Ur[j] = 0.0
+    avg.C = 0.0
+
+
+cdef void _fold_scale(Model* M, double new_scale) noexcept nogil:
+    # V ← new_scale (V + u ⊗ r);  r ← 0, scale ← 1
+    cdef Py_ssize_t i, j, k
+    for i in range(M.m):
+        for j in range(M.c):
+            k = i * M.c + j
+            if M.u != NULL:
+                M.V[k] += M.u[i] * M.r[j]
+            M.V[k] *= new_scale
+    if M.u != NULL:
+        for j in range(M.c):
+            M.r[j] = 0.0
+    _recompute_q(M)
+    M.scale = 1.0
+
+
+cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
+    # W ← factor · W through the scalar; folded into V once it gets small
+    cdef double new_scale = M.scale * factor
+    if new_scale > MIN_SCALE:
+        M.scale = new_scale
+        return
+    _fold_averages(M, avg)
+    _fold_scale(M, new_scale)
+
+
+cdef void _after_step(Model* M, Averages* avg, Steps* st) noexcept nogil:
+    # the average's bookkeeping of a step: C ← C + scale, b̄ ← b̄ + (b − b̄) / t
+    cdef Py_ssize_t j
+    if avg.on:
+        avg.C += M.scale
+        for j in range(M.c):
+            avg.b_avg[j] += (M.b[j] - avg.b_avg[j]) / st.t
+
+
+cdef double _lazy_batch(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
+        Averages* avg, double* D, double* s, double* a) noexcept nogil:
+    """One step on the nb rows ``rows``, O(c · their nnz); D (nb, c), s and a
+    (c,) scratch. Returns Σ_i w_i l_i (at the step's start)."""
+    cdef Py_ssize_t p, i, j, c = M.c
+    cdef double w_i, l, eta, coef, total = 0.0, inv_n = 1.0 / nb
+    for p in range(nb):
+        i = rows[p]
+        _row_scores(data, indices, indptr[i], indptr[i + 1], M, s)
+        l = _sample_loss(kind, s, c, y, labels, i, D + p * c)
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        total += w_i * l
+        w_i *= inv_n
+        for j in range(c):
+            D[p * c + j] *= w_i
+    st.t += 1
+    eta = _eta(st)
+    if st.alpha != 0.0:
+        _shrink(M, avg, 1.0 - eta * st.alpha)
+    # s ← Σ_B D_i (the bias gradient; the rank-one term's coefficient)
+    for j in range(c):
+        s[j] = 0.0
+    for p in range(nb):
+        for j in range(c):
+            s[j] += D[p * c + j]
+    if st.fit_intercept:
+        for j in range(c):
+            M.b[j] -= eta * s[j]
+    coef = -eta / M.scale
+    for p in range(nb):
+        i = rows[p]
+        for j in range(c):
+            a[j] = coef * D[p * c + j]
+        _row_update(data, indices, indptr[i], indptr[i + 1], M, a, M.V, M.q)
+        if avg.on:
+            for j in range(c):
+                a[j] *= avg.C
+            _row_update(data, indices, indptr[i], indptr[i + 1], M, a, avg.U, NULL)
+    if M.u != NULL:
+        # the step's dense part + η (Σ D_i) uᵀ, in r
+        for j in range(c):
+            a[j] = -coef * s[j]
+            M.r[j] += a[j]
+            if avg.on:
+                avg.Ur[j] += avg.C * a[j]
+    _after_step(M, avg, st)
+    return total
+
+
+cdef double _batch_gradient(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, const Model* M,
+        double* G, double* gb, double* s, double* d) noexcept nogil:
+    """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
+    (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
+    Returns Σ_i w_i l_i."""
+    cdef Py_ssize_t p, i, j, k, c = M.c
+    cdef double w_i, l, total = 0.0, inv_n = 1.0 / nb
+    for k in range(M.m * c):
+        G[k] = 0.0
+    for j in range(c):
+        gb[j] = 0.0
+    for p in range(nb):
+        i = p if rows == NULL else rows[p]
+        _row_scores(data, indices, indptr[i], indptr[i + 1], M, s)
+        l = _sample_loss(kind, s, c, y, labels, i, d)
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        total += w_i * l
+        w_i *= inv_n
+        for j in range(c):
+            d[j] *= w_i
+            gb[j] += d[j]
+        _row_update(data, indices, indptr[i], indptr[i + 1], M, d, G, NULL)
+    if M.u != NULL:
+        for k in range(M.m):
+            for j in range(c):
+                G[k * c + j] -= M.u[k] * gb[j]
+    return total
+
+
+cdef double _dense_batch(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
+        Averages* avg, double* G, double* gb, double* s, double* d) noexcept nogil:
+    """One step on the nb rows from a dense gradient, O(m c + c · nnz):
+    W ← W − η (G + α W), b ← b − η gb, with the lazy state folded first."""
+    cdef Py_ssize_t k, j
+    cdef double eta, total
+    _fold_averages(M, avg)
+    _fold_scale(M, M.scale)
+    total = _batch_gradient(data, indices, indptr, y, labels, sample_weight, rows, nb,
+                            kind, M, G, gb, s, d)
+    st.t += 1
+    eta = _eta(st)
+    for k in range(M.m * M.c):
+        M.V[k] -= eta * (G[k] + st.alpha * M.V[k])
+    if st.fit_intercept:
+        for j in range(M.c):
+            M.b[j] -= eta * gb[j]
+    _recompute_q(M)
+    _after_step(M, avg, st)
+    return total
+
+
+cdef double _epoch(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t lazy_max,
+        LossKind kind, Model* M, Steps* st, Averages* avg, double* D, double* G,
+        double* gb, double* s, double* d) noexcept nogil:
+    """One step per run of ``batch_size`` entries of ``order``: lazily for
+    runs of up to lazy_max rows, densely for longer ones."""
+    cdef Py_ssize_t start = 0, nb, n_order = order.shape[0]
+    cdef double total = 0.0
+    while start < n_order:
+        nb = min(batch_size, n_order - start)
+        if nb <= lazy_max:
+            total += _lazy_batch(data, indices, indptr, y, labels, sample_weight,
+                                 &order[start], nb, kind, M, st, avg, D, s, d)
+        else:
+            total += _dense_batch(data, indices, indptr, y, labels, sample_weight,
+                                  &order[start], nb, kind, M, st, avg, G, gb, s, d)
+        start += nb
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------
+
+cdef Py_ssize_t _bad_indptr(const index_t[::1] indptr, Py_ssize_t nnz) noexcept nogil:
+    # the first p where indptr decreases (or -1 when it never does); indptr[0]
+    # must be 0 and indptr[-1] nnz, checked by the caller
+    cdef Py_ssize_t p
+    for p in range(indptr.shape[0] - 1):
+        if indptr[p + 1] < indptr[p]:
+            return p
+    return -1
+
+
+cdef Py_ssize_t _bad_index(const index_t[::1] indices, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(indices.shape[0]):
+        if indices[k] < 0 or indices[k] >= m:
+            return k
+    return -1
+
+
+def _check_structure(const floating[::1] data, const index_t[::1] indices,
+                     const index_t[::1] indptr, Py_ssize_t n, Py_ssize_t m):
+    """ValueError unless (data, indices, indptr) is a CSR of n rows and m
+    columns: O(n + nnz) on the index arrays, without the GIL, so that no
+    loop reads or writes out of bounds. The values are not checked (as for
+    the dense kernel, NaN and inf propagate; the estimators reject them)."""
+    cdef Py_ssize_t nnz = data.shape[0], bad
+    if indices.shape[0] != nnz:
+        raise ValueError(f"X's indices have {indices.shape[0]} entries but its data {nnz}")
+    if indptr.shape[0] != n + 1:
+        raise ValueError(f"X's indptr has {indptr.shape[0]} entries; {n + 1} expected "
+                         f"for {n} rows")
+    if indptr[0] != 0 or indptr[n] != nnz:
+        raise ValueError(f"X's indptr must run from 0 to the data length {nnz}, got "
+                         f"{indptr[0]}..{indptr[n]}")
+    with nogil:
+        bad = _bad_indptr(indptr, nnz)
+    if bad >= 0:
+        raise ValueError(f"X's indptr is not monotone: indptr[{bad + 1}] < indptr[{bad}]")
+    with nogil:
+        bad = _bad_index(indices, m)
+    if bad >= 0:
+        raise ValueError(f"X's column index {indices[bad]} (entry {bad}) is outside "
+                         f"0..{m - 1}")
+
+
+def _csr_parts(X, W):
+    """(data, indices, indptr, n, m) of a CSR X, checked against W's dtype."""
+    if getattr(X, "format", None) != "csr":
+        raise TypeError(f"X must be a scipy.sparse CSR matrix or array, got "
+                        f"{type(X).__name__}")
+    n, m = X.shape
+    if n == 0:
+        raise ValueError("X has no rows")
+    data, indices, indptr = X.data, X.indices, X.indptr
+    if data.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X's data must be float32 or float64, got {data.dtype}")
+    if indices.dtype not in (np.int32, np.int64) or indptr.dtype != indices.dtype:
+        raise TypeError(f"X's indices and indptr must both be int32 or both int64, got "
+                        f"{indices.dtype} and {indptr.dtype}")
+    if not isinstance(W, np.ndarray) or W.dtype != data.dtype:
+        raise TypeError(f"W must be a numpy array of X's dtype {data.dtype}")
+    _check_structure(data, indices, indptr, n, m)
+    return data, indices, indptr, n, m
+
+
+def _check_targets(y, W, b, loss, sample_weight, n, m, dtype):
+    """(kind, labels or None, y or None, sample_weight), as the dense kernel's."""
+    c = W.shape[1] if W.ndim == 2 else -1
+    if W.shape != (m, c) or not W.flags.c_contiguous:
+        raise ValueError(f"W must be a C-contiguous ({m}, c) array for X of shape "
+                         f"({n}, {m}), got {W.shape}")
+    _check_array("b", b, dtype, (c,))
+    row = _losses.get(loss)
+    if sample_weight is not None:
+        _check_array("sample_weight", sample_weight, dtype, (n,))
+    if row.multiclass:
+        labels = _check_indices("y (class labels)", y, c)
+        if labels.shape[0] != n:
+            raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        return row.kind, y, None, sample_weight
+    if c != 1:
+        raise ValueError(f"loss {loss!r} has one output: W must have shape ({m}, 1), got {W.shape}")
+    _check_array("y", y, dtype, (n,))
+    return row.kind, None, y, sample_weight
+
+
+def _check_standardization(mean, scale, Py_ssize_t m):
+    """(scale or None, u = mean / scale or None): float64 (m,) arrays, the
+    scale positive, both finite."""
+    if scale is not None:
+        _check_array("scale", scale, np.float64, (m,))
+        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError("scale must be finite and positive")
+    u = None
+    if mean is not None:
+        _check_array("mean", mean, np.float64, (m,))
+        if not np.all(np.isfinite(mean)):
+            raise ValueError("mean must be finite")
+        u = mean / scale if scale is not None else mean.copy()
+    return scale, u
+
+
+# ---------------------------------------------------------------------------
+# Python-level functions
+# ---------------------------------------------------------------------------
+
+def _run_epoch(const floating[::1] data, const index_t[::1] indices,
+               const index_t[::1] indptr, floating[:, ::1] W, floating[::1] b,
+               y_obj, labels_obj, sw_obj, const Py_ssize_t[::1] order, int kind,
+               double eta0, Py_ssize_t batch_size, double alpha, bint fit_intercept,
+               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, sd_obj, u_obj):
+    cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1
+    cdef Py_ssize_t k, i, j, t0 = t
+    cdef const floating[::1] y_v, sw_v
+    cdef const Py_ssize_t[::1] labels_v
+    cdef const double[::1] sd_v, u_v
+    cdef const floating* y_p = NULL
+    cdef const floating* sw_p = NULL
+    cdef const Py_ssize_t* labels_p = NULL
+    if y_obj is not None:
+        y_v = y_obj
+        y_p = &y_v[0]
+    else:
+        labels_v = labels_obj
+        labels_p = &labels_v[0]
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw_p = &sw_v[0]
+    cdef bint average = W_avg is not None
+    cdef floating[:, ::1] W_avg_v
+    cdef floating[::1] b_avg_v
+
+    # float64 working state
+    cdef double[:, ::1] V = np.array(W, dtype=np.float64)
+    cdef double[::1] b64 = np.array(b, dtype=np.float64)
+    cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
+    cdef double[::1] gb = np.empty(c), Ur = np.zeros(c)
+    cdef Py_ssize_t lazy_max = max(m, LAZY_ROWS)
+    cdef double[::1] D = np.empty(min(batch_size, lazy_max) * c)
+    cdef double[:, ::1] G, A, U
+    if batch_size > lazy_max:
+        G = np.empty((m, c))
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
+                         uu=0.0, r=&r[0], q=&q[0])
+    if sd_obj is not None:
+        sd_v = sd_obj
+        M.sd = &sd_v[0]
+    if u_obj is not None:
+        u_v = u_obj
+        M.u = &u_v[0]
+        M.uu = float(np.dot(u_obj, u_obj))
+    cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha, schedule=schedule,
+                          fit_intercept=fit_intercept, t=t)
+    cdef Averages avg
+    avg.on = average
+    avg.C = 0.0
+    if average:
+        W_avg_v = W_avg
+        b_avg_v = b_avg
+        # A = t₀ W̄: the sum of the t₀ weights averaged so far
+        A = np.asarray(W_avg, dtype=np.float64) * t0
+        U = np.zeros((m, c))
+        avg.A = &A[0, 0]
+        avg.U = &U[0, 0]
+        avg.Ur = &Ur[0]
+    cdef double[::1] b_avg64_v
+    if average:
+        b_avg64_v = np.array(b_avg, dtype=np.float64)
+        avg.b_avg = &b_avg64_v[0]
+    cdef double total
+    with nogil:
+        _recompute_q(&M)
+        total = _epoch(data, indices, indptr, y_p, labels_p, sw_p, order, batch_size,
+                       lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
+                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0])
+        # W = scale (V + u ⊗ r), b, in X's dtype
+        for i in range(m):
+            for j in range(c):
+                W[i, j] = <floating>(M.scale * (V[i, j] + (M.u[i] * r[j] if M.u != NULL else 0.0)))
+        for j in range(c):
+            b[j] = <floating>b64[j]
+        if average and st.t > 0:
+            # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t
+            for i in range(m):
+                for j in range(c):
+                    W_avg_v[i, j] = <floating>(
+                        (A[i, j] + avg.C * V[i, j] - U[i, j]
+                         + (M.u[i] * (avg.C * r[j] - Ur[j]) if M.u != NULL else 0.0)) / st.t)
+            for j in range(c):
+                b_avg_v[j] = <floating>b_avg64_v[j]
+    return total / n, st.t
+
+
+def _run_gradient(const floating[::1] data, const index_t[::1] indices,
+                  const index_t[::1] indptr, const floating[:, ::1] W, const floating[::1] b,
+                  y_obj, labels_obj, sw_obj, int kind, double alpha, sd_obj, u_obj):
+    cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1, i, j
+    cdef const floating[::1] y_v, sw_v
+    cdef const Py_ssize_t[::1] labels_v
+    cdef const double[::1] sd_v, u_v
+    cdef const floating* y_p = NULL
+    cdef const floating* sw_p = NULL
+    cdef const Py_ssize_t* labels_p = NULL
+    if y_obj is not None:
+        y_v = y_obj
+        y_p = &y_v[0]
+    else:
+        labels_v = labels_obj
+        labels_p = &labels_v[0]
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw_p = &sw_v[0]
+    cdef double[:, ::1] V = np.array(W, dtype=np.float64)
+    cdef double[::1] b64 = np.array(b, dtype=np.float64)
+    cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
+    cdef double[::1] gb = np.empty(c)
+    cdef double[:, ::1] G = np.empty((m, c))
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
+                         uu=0.0, r=&r[0], q=&q[0])
+    if sd_obj is not None:
+        sd_v = sd_obj
+        M.sd = &sd_v[0]
+    if u_obj is not None:
+        u_v = u_obj
+        M.u = &u_v[0]
+        M.uu = float(np.dot(u_obj, u_obj))
+    grad_W_arr = np.empty((m, c), dtype=np.asarray(W).dtype)
+    grad_b_arr = np.empty(c, dtype=np.asarray(W).dtype)
+    cdef floating[:, ::1] grad_W = grad_W_arr
+    cdef floating[::1] grad_b = grad_b_arr
+    cdef double total, sq = 0.0
+    with nogil:
+        _recompute_q(&M)
+        total = _batch_gradient(data, indices, indptr, y_p, labels_p, sw_p, NULL, n,
+                                <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0])
+        for i in range(m):
+            for j in range(c):
+                grad_W[i, j] = <floating>(G[i, j] + alpha * V[i, j])
+                sq += V[i, j] * V[i, j]
+        for j in range(c):
+            grad_b[j] = <floating>gb[j]
+    return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
+
+
+def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
+              double alpha=0.0, bint fit_intercept=True, schedule="constant",
+              double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
+              W_avg=None, b_avg=None, mean=None, scale=None):
+    """One epoch of (minibatch) SGD over ``order`` on the CSR rows of X, in
+    place; returns ``(epoch_loss, t)``. Same as
+    ``fastlin.reference.linear.sgd_epoch`` (see there for the update rule)
+    and ``fastlin._linear_fast.sgd_epoch`` (the same arguments; here X is a
+    scipy CSR matrix or array, W, b, y (single-output), sample_weight, W_avg
+    and b_avg have its data's dtype, y (multi-class) and order are intp).
+    ``mean``/``scale``: float64 (m,) arrays or None, the epoch then trains on
+    z = (x − mean) / scale (see the module docstring)."""
+    data, indices, indptr, n, m = _csr_parts(X, W)
+    dtype = data.dtype
+    kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
+    order_v = _check_indices("order", order, n)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
+    if t < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    if (W_avg is None) != (b_avg is None):
+        raise ValueError("pass both W_avg and b_avg, or neither")
+    c = W.shape[1]
+    if W_avg is not None:
+        _check_array("W_avg", W_avg, dtype, (m, c))
+        _check_array("b_avg", b_avg, dtype, (c,))
+        if not W_avg.flags.c_contiguous:
+            raise ValueError("W_avg must be C-contiguous")
+    sd, u = _check_standardization(mean, scale, m)
+    return _run_epoch(data, indices, indptr, W, b, y_real, labels, sw, order_v, kind,
+                      eta0, batch_size, alpha, fit_intercept,
+                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, sd, u)
+
+
+def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
+    """The full-batch objective and its gradient ``(J, grad_W, grad_b)`` on
+    the CSR rows of X, as ``fastlin.reference.linear.gradient``:
+
+        D = w ⊙ ∂l/∂S / n,  ∇W = Zᵀ D + α W,  ∇b = Σ_i D_i,
+        J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
+
+    with Z = (X − mean) / scale (X itself by default), summed over the rows
+    in storage order without forming Z."""
+    data, indices, indptr, n, m = _csr_parts(X, W)
+    dtype = data.dtype
+    kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
+    sd, u = _check_standardization(mean, scale, m)
+    return _run_gradient(data, indices, indptr, np.ascontiguousarray(W), b, y_real, labels,
+                         sw, kind, float(alpha), sd, u)
