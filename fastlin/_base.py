@@ -504,6 +504,8 @@ def weighted_moments(A, sw=None):
     ``sw`` is None. One pass over A in chunks of rows (each a float64 block
     of at most ~1/128 of A, at least 4096 entries), merged as Chan et al.'s
     pairwise update: no copy of A."""
+    if _is_sparse(A):
+        return _sparse_weighted_moments(A, sw)
     A2 = A.reshape(A.shape[0], -1)
     n, m = A2.shape
     rows = max(1, max(1 << 12, min(1 << 20, A2.size // 128)) // m)
@@ -522,6 +524,31 @@ def weighted_moments(A, sw=None):
         block -= mean_c
         np.square(block, out=block)
         M2_c = block.sum(axis=0) if w is None else w @ block
+        total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
+    return total, mean, M2
+
+
+def _sparse_weighted_moments(A, sw=None):
+    """``weighted_moments`` of a CSR A without densifying it: per chunk of
+    rows (at most ~1/128 of the nonzeros, at least 4096), mean = Σ w x / Σ w
+    and M2 = Σ w x² − Σ w · mean² from the chunk's nonzeros (the implicit
+    zeros count as values 0), merged pairwise across chunks."""
+    n, m = A.shape
+    nnz = max(int(A.nnz), 1)
+    rows = max(1, n * max(1 << 12, nnz // 128) // nnz)
+    total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
+    for start in range(0, n, rows):
+        block = A[start:start + rows].astype(np.float64)
+        if sw is None:
+            w = np.ones(block.shape[0])
+        else:
+            w = sw[start:start + rows].astype(np.float64)
+        w_c = float(w.sum())
+        if not w_c > 0:
+            continue
+        mean_c = np.asarray(block.T @ w).reshape(-1) / w_c
+        second = np.asarray(block.multiply(block).T @ w).reshape(-1)
+        M2_c = np.maximum(second - w_c * mean_c * mean_c, 0.0)
         total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
     return total, mean, M2
 

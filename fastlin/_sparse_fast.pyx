@@ -53,12 +53,23 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
 from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
 from ._linear_fast import _check_array, _check_indices
 from ._numeric import SCHEDULES
+
+#: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
+#: code runs with bounds checks on.
+_DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+
+def _bounds_checked():
+    """True when this module's Cython code checks its indices (the debug
+    build; ``fastlin/_build_checks.pxd`` says how it is found out)."""
+    return bounds_checked()
 
 ctypedef fused index_t:
     int32_t
