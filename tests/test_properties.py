@@ -11,7 +11,7 @@ a kernel raises IndexError, which no test here accepts.
 The examples are derandomized: the same on every run (hypothesis derives
 each test's random generator from its source). With FASTLIN_HYPOTHESIS_SEED=N
 in the environment they are drawn from seed N instead; CI runs this file once
-more that way, so that a green run does not rest on one seed's examples.
+more that way, so that a green run does not rest on the examples of a single seed.
 """
 import os
 import warnings
