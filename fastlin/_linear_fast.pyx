@@ -912,6 +912,10 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         Wt_raw = np.empty((c, m))
         b_raw = np.empty(c)
         W_raw = np.empty((m, c), dtype=dtype)
+    else:       # never read; assigned so that no view is passed uninitialised
+        z_raw = b_raw = np.empty(1)
+        Wt_raw = np.empty((1, 1))
+        W_raw = np.empty((1, 1), dtype=dtype)
     cdef Standardizer sd = _standardizer(mean_obj, inv_scale_obj, z_raw, Wt_raw, b_raw)
 
     cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
@@ -1033,6 +1037,10 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
         b_raw = np.empty(c)
         W_raw = np.empty((m, c), dtype=dtype)
         z_raw = np.empty(1)
+    else:       # never read; assigned so that no view is passed uninitialised
+        z_raw = b_raw = np.empty(1)
+        Wt_raw = np.empty((1, 1))
+        W_raw = np.empty((1, 1), dtype=dtype)
     cdef Standardizer sd = _standardizer(mean_obj, inv_scale_obj, z_raw, Wt_raw, b_raw)
     cdef Py_ssize_t k, j
     cdef double total, sq = 0.0
