@@ -246,6 +246,22 @@ def _to_numeric(A, what):
     return A
 
 
+def check_sizes(shape, n_features=None, name="the estimator"):
+    """(n, m) of a 2-D X's ``shape``: at least one sample and one feature,
+    and ``n_features`` features when given (dense, sparse and dask X alike)."""
+    n, m = shape
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={shape}) while a "
+                         "minimum of 1 is required.")
+    if m == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a "
+                         "minimum of 1 is required.")
+    if n_features is not None and m != n_features:
+        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
+                         "features as input.")
+    return n, m
+
+
 def check_X(X, *, n_features=None, dtype=None, estimator=None):
     """Validate X and return it as a C-contiguous float32/float64 array (a
     scipy.sparse X as a CSR, by ``check_sparse_X``).
@@ -265,16 +281,7 @@ def check_X(X, *, n_features=None, dtype=None, estimator=None):
                 if X.ndim < 2 else "")
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead (X has shape "
                          f"{X.shape}).{hint}")
-    n, m = X.shape
-    if n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if m == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if n_features is not None and m != n_features:
-        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
-                         "features as input.")
+    n, m = check_sizes(X.shape, n_features, name)
     if dtype is None:
         dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
     dtype = np.dtype(dtype)
@@ -334,16 +341,7 @@ def check_sparse_X(X, *, n_features=None, dtype=None, name="the estimator"):
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D sparse array instead (X has "
                          f"shape {X.shape}).")
-    n, m = X.shape
-    if n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if m == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if n_features is not None and m != n_features:
-        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
-                         "features as input.")
+    n, m = check_sizes(X.shape, n_features, name)
     kind = X.dtype.kind
     if kind == "c":
         raise ValueError(f"Complex data not supported: X has dtype {X.dtype}.")

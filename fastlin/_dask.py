@@ -44,8 +44,8 @@ import dask
 import dask.array as da
 
 from ._base import (FLOAT_DTYPES, _check_target_length, _column_or_1d, _is_dask_array,
-                    check_regression_target, check_sample_weight, check_X, encode_labels,
-                    merge_moments, unique_labels, weighted_moments)
+                    check_regression_target, check_sample_weight, check_sizes, check_X,
+                    encode_labels, merge_moments, unique_labels, weighted_moments)
 
 
 def _client():
@@ -76,16 +76,7 @@ def _check_shape(X, estimator, n_features=None, rows_known=True):
                          f"{X.shape}).")
     if np.isnan(X.shape[1]) or rows_known and np.isnan(X.shape[0]):
         raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first.")
-    n, m = X.shape
-    if n == 0:
-        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if m == 0:
-        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if n_features is not None and m != n_features:
-        raise ValueError(f"X has {m} features, but {name} is expecting {n_features} "
-                         "features as input.")
+    check_sizes(X.shape, n_features, name)
     return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
 
 
