@@ -728,17 +728,18 @@ def check_class_weight(class_weight):
                              f"got {weight!r}.")
 
 
-def class_weights(class_weight, classes, idx):
+def class_weights(class_weight, classes, counts):
     """The weight of each class, (n_classes,) float64: ones for None; for
-    "balanced" n / (n_classes · count_j) with count_j the number of samples
-    of class j in ``idx`` (the encoded y of ``fit``, where every class
-    occurs); for a dict its value for each label it names and 1 for the
-    others (a label that is not a class is a ValueError)."""
+    "balanced" n / (n_classes · count_j) with count_j = ``counts[j]`` the
+    number of samples of class j in ``fit``'s y (every class occurs); for a
+    dict its value for each label it names and 1 for the others (a label
+    that is not a class is a ValueError)."""
     k = len(classes)
     if class_weight is None:
         return np.ones(k)
     if isinstance(class_weight, str):
-        return len(idx) / (k * np.bincount(idx, minlength=k).astype(np.float64))
+        counts = np.asarray(counts, dtype=np.float64)
+        return counts.sum() / (k * counts)
     weights = np.ones(k)
     unknown = []
     for label, weight in class_weight.items():
@@ -976,7 +977,8 @@ class SGDEstimator(Estimator):
         if getattr(self, "class_weight", None) is not None:
             classes_ = fitted["classes_"]
             idx = y if self._multiclass else y.astype(np.intp)
-            cw = class_weights(self.class_weight, classes_, idx).astype(X.dtype)[idx]
+            counts = np.bincount(idx, minlength=len(classes_))
+            cw = class_weights(self.class_weight, classes_, counts).astype(X.dtype)[idx]
             sw = cw if sw is None else sw * cw
         if continuing and "classes_" in fitted and not np.array_equal(fitted["classes_"],
                                                                       self.classes_):

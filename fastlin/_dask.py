@@ -45,7 +45,7 @@ import dask.array as da
 
 from ._base import (FLOAT_DTYPES, _check_target_length, _column_or_1d, _is_dask_array,
                     check_regression_target, check_sample_weight, check_sizes, check_X,
-                    encode_labels, merge_moments, unique_labels, weighted_moments)
+                    class_weights, encode_labels, merge_moments, unique_labels, weighted_moments)
 
 
 def _client():
@@ -135,6 +135,17 @@ def _encode_chunk(part, classes, estimator, multiclass, dtype):
     return x, (idx if multiclass else idx.astype(dtype)), sw
 
 
+def _class_counts(part, n_classes):
+    return np.bincount(part[1].astype(np.intp), minlength=n_classes)
+
+
+def _class_weighted_chunk(part, weights, dtype):
+    """The chunk with its weights multiplied by its samples' class weights."""
+    x, y, sw = part
+    cw = weights.astype(dtype)[y.astype(np.intp)]
+    return x, y, (cw if sw is None else sw * cw)
+
+
 def fit(est, module, X, y, sample_weight, classes, partial, first, continuing, init=None):
     """``est._fit`` for a dask X: validate on the workers, then run the
     estimator's loop with ``DaskData`` and ``DaskKernels``."""
@@ -194,6 +205,12 @@ def fit(est, module, X, y, sample_weight, classes, partial, first, continuing, i
                              f"{est.classes_.tolist()}.")
         parts = client.map(_encode_chunk, parts, classes=fitted["classes_"],
                            estimator=stand_in, multiclass=est._multiclass, dtype=dtype)
+        if getattr(est, "class_weight", None) is not None:    # folded into the weights
+            k = len(fitted["classes_"])
+            counts = sum(client.gather(client.map(_class_counts, parts, n_classes=k))) \
+                if isinstance(est.class_weight, str) else None
+            weights = class_weights(est.class_weight, fitted["classes_"], counts)
+            parts = client.map(_class_weighted_chunk, parts, weights=weights, dtype=dtype)
     data = DaskData(client, parts, [s[0] for s in summaries], m, dtype)
     kernels = DaskKernels(data, module.__name__, est._kind, full_batch=est.batch_size is None)
     n_outputs = est._n_outputs(fitted.get("classes_"))

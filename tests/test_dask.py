@@ -84,6 +84,28 @@ def test_full_batch_equals_in_memory(client, name, backend):
         np.testing.assert_array_equal(there.classes_, here.classes_)
 
 
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 2: 0.5}])
+@pytest.mark.parametrize("name", ["LogisticRegression-log", "SoftmaxRegression"])
+def test_full_batch_class_weight_equals_in_memory(client, name, class_weight):
+    # the class weights multiply the training weights on the workers, so the
+    # standardization statistics and the gradients see them as in memory
+    X, y = make_data(name, n=sum(CHUNKS), m=8, c=3)
+    if kind(name) == "bin":     # about one positive in five: "balanced" matters
+        y = X.sum(axis=1) > 2.5
+        if isinstance(class_weight, dict):
+            class_weight = {0: 3.0, 1: 0.5}
+    y = y.astype(np.intp)
+    w = np.random.default_rng(2).uniform(0.2, 2.0, size=len(y))
+    params = dict(batch_size=None, max_iter=8, standardize=True)
+    here = make(name, class_weight=class_weight, **params).fit(X, y, sample_weight=w)
+    there = make(name, class_weight=class_weight, **params).fit(_dask(X), _dask(y),
+                                                                sample_weight=_dask(w))
+    plain = make(name, **params).fit(X, y, sample_weight=w)
+    assert _rel(there.coef_, here.coef_) < 1e-10
+    assert _rel(there.scale_mean_, here.scale_mean_) < 1e-10
+    assert _rel(plain.coef_, here.coef_) > 1e-3     # the weights changed the model
+
+
 def test_full_batch_stopping_rule_labels_float32_partial_fit(client):
     from fastlin import MLPClassifier, SoftmaxRegression
 
