@@ -523,11 +523,17 @@ cdef void _sync_copy(Model* shared, Model* copy, double* S, Averages* avg,
 cdef void _hogwild_slice(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const Py_ssize_t[::1] order,
-        LossKind kind, Model* M, const Steps* st, bint average,
+        LossKind kind, const Model* shared_model, const Steps* shared_steps, bint average,
         const Standardizer* sd, const Threads* th, Py_ssize_t k) noexcept nogil:
     """Thread k's slice of the order, n·k/T .. n·(k+1)/T, stepped on its
-    working copy and added into the shared model M every few steps (see
-    above); its loss sum and average sums go to its own slots of th."""
+    working copy and added into the shared model's weights every few steps
+    (see above); its loss sum and average sums go to its own slots of th.
+    The structs passed (on the calling thread's stack) are copied first, so
+    that the loop reads nothing next to another thread's locals."""
+    cdef Model Mc = shared_model[0]
+    cdef Steps stc = shared_steps[0]
+    cdef Model* M = &Mc
+    cdef const Steps* st = &stc
     cdef Py_ssize_t T = th.n, n_order = order.shape[0], m = M.m, c = M.c
     cdef Py_ssize_t first = n_order * k // T, stop = n_order * (k + 1) // T
     cdef Py_ssize_t p, q, i, j, since_sync = 0, sync_every = SYNC_STEPS
@@ -862,18 +868,20 @@ cdef double _rows_gradient(
     with g32 (m,) scratch."""
     cdef Py_ssize_t k
     cdef double inv_n = 1.0 / X.shape[0]
+    # a copy of the model struct: a thread reads its own (see _hogwild_slice)
+    cdef Model local = M[0]
     for k in range(M.c * M.m):
         G[k] = 0.0
     for k in range(M.c):
         gb[k] = 0.0
     if SB != NULL:
-        return _multi_gradient_blocked(X, labels, sample_weight, W, kind, M, start, stop,
-                                       G, gb, SB, GB, s, d)
+        return _multi_gradient_blocked(X, labels, sample_weight, W, kind, &local, start,
+                                       stop, G, gb, SB, GB, s, d)
     if floating is float and M.c == 1:
         return _batch_gradient(X, y, labels, sample_weight, NULL, 0, start, stop, inv_n,
-                               kind, M, G, gb, s, d, W, g32)
+                               kind, &local, G, gb, s, d, W, g32)
     return _batch_gradient(X, y, labels, sample_weight, NULL, 0, start, stop, inv_n,
-                           kind, M, G, gb, s, d)
+                           kind, &local, G, gb, s, d)
 
 
 cdef double _full_gradient(
@@ -1542,4 +1550,3 @@ def _py_loss(int kind, s, y):
     d_v = d_arr
     l = multi_loss(<LossKind>kind, &s_v[0], c, label, &d_v[0])
     return l, d_arr
-
