@@ -30,21 +30,35 @@ are small C functions in ``fastlin/_simd.h`` that the compiler vectorises. The
 two sweeps that evaluate exponentials use a polynomial (accurate to 2e-16 in
 float64, 1e-7 in float32), not a libm call per element.
 
+A scipy.sparse CSR X (``_sparse_epoch``) runs the same batches and the same
+second layer; its first layer's products come from the nonzeros of the
+batch's rows (data, indices, indptr read in place, int32 or int64 indices,
+unsorted indices and explicit zeros fine): Ẑ = Xb W and Xbᵀ Δ1 cost
+O(nnz · hidden), Xbᵀ Δ1 is kept only for the columns the batch reaches,
+and nothing of size batch × m is formed. Standardization divides each
+nonzero by its column's scale and keeps the centring as the rank-one terms
+(mean / scale) W in b1 and − mean ⊗ ∇b1 in ∇W.
+
 Arguments are checked, never converted (the linear kernel's rule): X is a
-C-contiguous float32 or float64 ndarray (read-only is fine); the parameters,
+C-contiguous float32 or float64 ndarray (read-only is fine) or a CSR
+(structure checked by ``fastlin._sparse_fast``'s check); the parameters,
 the velocities and ``sample_weight`` are ndarrays of exactly X's dtype;
 ``y`` and ``order`` are 1-D C-contiguous ndarrays of dtype intp. A wrong type
 or dtype raises TypeError; a wrong shape, layout or index range ValueError.
 """
+import sys
+
 import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport log
+from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport gemm
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
+from ._sparse_fast import _csr_parts
 from ._schedule cimport eta_t, schedule_kind
 
 cnp.import_array()
@@ -227,6 +241,89 @@ cdef void _standardized_gradient(floating *gW, const double *gb1, const Standard
                 (gW[k * hidden + j] - sd.mean[k] * gb1[j]) * sd.inv_scale[k])
 
 
+cdef void _output_layer(floating *Z, const intp_t *rows, const intp_t[::1] y,
+                        const floating *sw, Params *P, Buffers *B, Py_ssize_t bs,
+                        double *total) noexcept nogil:
+    """From Z = σ(Ẑ + b1) of the batch's rows (``rows``, bs of them) to the
+    gradients of everything but W: Q̂, the loss, Δ2 and ∇b2 (in B.Q, B.gb2),
+    Δ1 and ∇b1 (B.D1, B.gb1), ∇V = Zᵀ Δ2 (B.gV), all with V before its
+    update; adds Σ_i w_i CE_i of the batch to ``total``. Dense and sparse X
+    share it."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c
+    cdef Py_ssize_t i, k, idx, yi
+    cdef double wi, scale, mx, s
+    cdef floating *row
+    cdef const floating *V = <floating *> P.V
+    cdef const floating *b2 = <floating *> P.b2
+    cdef floating *Q = <floating *> B.Q
+    cdef floating *D1 = <floating *> B.D1
+    cdef floating *rowmax = <floating *> B.rowmax
+
+    # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
+    # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
+    gemm(False, False, bs, c, hidden, 1, Z, hidden, V, c, 0, Q, c)
+    for i in range(bs):
+        row = &Q[i * c]
+        mx = row[0] + b2[0]
+        for k in range(c):
+            row[k] += b2[k]
+            if row[k] > mx:            # a NaN never wins: it propagates below
+                mx = row[k]
+        rowmax[i] = <floating> mx
+        B.qy[i] = row[y[rows[i]]]
+    _exp_shifted(Q, rowmax, bs, c)     # Q = e^(Q̂ − max), one sweep
+    for k in range(c):
+        B.gb2[k] = 0
+    for i in range(bs):
+        idx = rows[i]
+        yi = y[idx]
+        wi = sw[idx] if sw != NULL else 1.0
+        row = &Q[i * c]
+        s = 0
+        for k in range(c):
+            s += row[k]
+        total[0] += wi * ((rowmax[i] - B.qy[i]) + log(s))
+        scale = wi / bs
+        for k in range(c):
+            row[k] = (row[k] / s - (k == yi)) * scale
+            B.gb2[k] += row[k]
+
+    # Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z);  ∇b1 = Σ Δ1   (V before its update)
+    gemm(False, True, bs, hidden, c, 1, Q, c, V, c, 0, D1, hidden)
+    _sigmoid_backward(D1, Z, B.gb1, bs, hidden)
+
+    # ∇V = Zᵀ Δ2 (+ α V in the update)
+    gemm(True, False, hidden, c, bs, 1, Z, hidden, Q, c, 0, <floating *> B.gV, c)
+
+
+cdef void _step_output_layer(floating *V, Params *P, Velocities *vel, Buffers *B,
+                             Steps *st, double eta) noexcept nogil:
+    """The step of V (P.V, typed), b1 and b2 from B.gV, B.gb1, B.gb2."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, j, k
+    cdef floating mu = <floating> st.momentum, g
+    cdef floating *b1 = <floating *> P.b1
+    cdef floating *b2 = <floating *> P.b2
+    cdef floating *vb1 = <floating *> vel.b1
+    cdef floating *vb2 = <floating *> vel.b2
+    if st.momentum > 0:
+        _momentum_step(V, <floating *> vel.V, <floating *> B.gV, hidden * c, st.alpha, eta,
+                       mu, st.nesterov)
+        for j in range(hidden):
+            g = <floating> B.gb1[j]
+            vb1[j] = mu * vb1[j] - <floating> eta * g
+            b1[j] += (mu * vb1[j] - <floating> eta * g) if st.nesterov else vb1[j]
+        for k in range(c):
+            g = <floating> B.gb2[k]
+            vb2[k] = mu * vb2[k] - <floating> eta * g
+            b2[k] += (mu * vb2[k] - <floating> eta * g) if st.nesterov else vb2[k]
+    else:
+        _plain_step(V, <floating *> B.gV, hidden * c, st.alpha, eta)
+        for j in range(hidden):
+            b1[j] -= <floating> eta * <floating> B.gb1[j]
+        for k in range(c):
+            b2[k] -= <floating> eta * <floating> B.gb2[k]
+
+
 cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] order,
                    const floating *sw, Params *P, Velocities *vel, Buffers *B, Steps *st,
                    Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
@@ -235,29 +332,17 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
     with momentum), advances st.t; returns Σ_i w_i CE_i. With sd.on the rows
     are standardized through the first layer's algebra (``_raw_first_layer``,
     ``_standardized_gradient``); B.gW is then allocated also without momentum."""
-    cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
+    cdef Py_ssize_t m = P.m, hidden = P.hidden
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef Py_ssize_t start, bs, i, j, k, idx, yi
+    cdef Py_ssize_t start, bs, k
     cdef bint contiguous
     cdef const floating *xb
-    cdef double eta, total = 0.0, wi, scale, mx, s
-    cdef floating decay, mu = <floating> st.momentum, g
-    cdef floating *row
-    # the structs' arrays, in X's dtype
+    cdef double eta, total = 0.0
+    cdef floating decay, mu = <floating> st.momentum
     cdef floating *W = <floating *> P.W
-    cdef floating *b1 = <floating *> P.b1
-    cdef floating *V = <floating *> P.V
-    cdef floating *b2 = <floating *> P.b2
-    cdef floating *vW = <floating *> vel.W
-    cdef floating *vb1 = <floating *> vel.b1
-    cdef floating *vV = <floating *> vel.V
-    cdef floating *vb2 = <floating *> vel.b2
     cdef floating *Z = <floating *> B.Z
-    cdef floating *Q = <floating *> B.Q
     cdef floating *D1 = <floating *> B.D1
-    cdef floating *gV = <floating *> B.gV
     cdef floating *gW = <floating *> B.gW
-    cdef floating *rowmax = <floating *> B.rowmax
 
     start = 0
     while start < n_order:
@@ -280,87 +365,224 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
 
         # Ẑ = Xb W;  Z = σ(Ẑ + b1)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
         if sd.on:
-            _raw_first_layer(W, b1, sd, m, hidden)
+            _raw_first_layer(W, <floating *> P.b1, sd, m, hidden)
             gemm(False, False, bs, hidden, m, 1, xb, m, <floating *> sd.W_raw, hidden,
                  0, Z, hidden)
             _sigmoid_bias(Z, <floating *> sd.b1_raw, bs, hidden)
         else:
             gemm(False, False, bs, hidden, m, 1, xb, m, W, hidden, 0, Z, hidden)
-            _sigmoid_bias(Z, b1, bs, hidden)
+            _sigmoid_bias(Z, <floating *> P.b1, bs, hidden)
 
-        # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
-        # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
-        gemm(False, False, bs, c, hidden, 1, Z, hidden, V, c, 0, Q, c)
-        for i in range(bs):
-            row = &Q[i * c]
-            mx = row[0] + b2[0]
-            for k in range(c):
-                row[k] += b2[k]
-                if row[k] > mx:            # a NaN never wins: it propagates below
-                    mx = row[k]
-            rowmax[i] = <floating> mx
-            B.qy[i] = row[y[order[start + i]]]
-        _exp_shifted(Q, rowmax, bs, c)     # Q = e^(Q̂ − max), one sweep
-        for k in range(c):
-            B.gb2[k] = 0
-        for i in range(bs):
-            idx = order[start + i]
-            yi = y[idx]
-            wi = sw[idx] if sw != NULL else 1.0
-            row = &Q[i * c]
-            s = 0
-            for k in range(c):
-                s += row[k]
-            total += wi * ((rowmax[i] - B.qy[i]) + log(s))
-            scale = wi / bs
-            for k in range(c):
-                row[k] = (row[k] / s - (k == yi)) * scale
-                B.gb2[k] += row[k]
-
-        # Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z);  ∇b1 = Σ Δ1   (V before its update)
-        gemm(False, True, bs, hidden, c, 1, Q, c, V, c, 0, D1, hidden)
-        _sigmoid_backward(D1, Z, B.gb1, bs, hidden)
-
-        # ∇V = Zᵀ Δ2 (+ α V in the update)
-        gemm(True, False, hidden, c, bs, 1, Z, hidden, Q, c, 0, gV, c)
+        _output_layer(Z, &order[start], y, sw, P, B, bs, &total)
 
         if st.momentum > 0:
             # ∇W = Xbᵀ Δ1 (+ α W below)
             gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
             if sd.on:
                 _standardized_gradient(gW, B.gb1, sd, m, hidden)
-            _momentum_step(W, vW, gW, m * hidden, st.alpha, eta, mu, st.nesterov)
-            _momentum_step(V, vV, gV, hidden * c, st.alpha, eta, mu, st.nesterov)
-            for j in range(hidden):
-                g = <floating> B.gb1[j]
-                vb1[j] = mu * vb1[j] - <floating> eta * g
-                b1[j] += (mu * vb1[j] - <floating> eta * g) if st.nesterov else vb1[j]
-            for k in range(c):
-                g = <floating> B.gb2[k]
-                vb2[k] = mu * vb2[k] - <floating> eta * g
-                b2[k] += (mu * vb2[k] - <floating> eta * g) if st.nesterov else vb2[k]
+            _momentum_step(W, <floating *> vel.W, gW, m * hidden, st.alpha, eta, mu,
+                           st.nesterov)
         elif sd.on:
             # ∇W = Zbᵀ Δ1 (+ α W in the update)
             gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
             _standardized_gradient(gW, B.gb1, sd, m, hidden)
             _plain_step(W, gW, m * hidden, st.alpha, eta)
-            _plain_step(V, gV, hidden * c, st.alpha, eta)
-            for j in range(hidden):
-                b1[j] -= <floating> eta * <floating> B.gb1[j]
-            for k in range(c):
-                b2[k] -= <floating> eta * <floating> B.gb2[k]
         else:
             # W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1, in the gemm
             decay = <floating> (1 - eta * st.alpha)
             gemm(True, False, m, hidden, bs, <floating> -eta, xb, m, D1, hidden,
                  decay, W, hidden)
-            _plain_step(V, gV, hidden * c, st.alpha, eta)
-            for j in range(hidden):
-                b1[j] -= <floating> eta * <floating> B.gb1[j]
-            for k in range(c):
-                b2[k] -= <floating> eta * <floating> B.gb2[k]
+        _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
         start += bs
     return total
+
+
+# ---------------------------------------------------------------------------
+# The epoch on CSR rows
+# ---------------------------------------------------------------------------
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+cdef struct SparseBuffers:
+    # the rows of ∇W that a batch's nonzeros reach, compactly: column k of X
+    # (row k of W) is row slot[k] of G, touched[s] the column of G's row s
+    void *G              # (cap, hidden) X's dtype: Xbᵀ Δ1 on the batch's columns
+    intp_t *slot         # (m,) -1 for a column outside the batch (so between batches)
+    intp_t *touched      # (cap,)
+    void *grad_row       # (hidden,) X's dtype: one row of ∇W
+    bint centred         # a mean was given: ∇W has the dense term − mean ⊗ ∇b1
+    bint every_row       # every row of W steps each batch (momentum, α or centring)
+
+
+cdef inline void _axpy(floating *y, floating a, const floating *x,
+                       Py_ssize_t size) noexcept nogil:
+    """y ← y + a x."""
+    cdef Py_ssize_t j
+    for j in range(size):
+        y[j] += a * x[j]
+
+
+cdef void _centring_offset(const floating *W, const Standardizer *sd, Py_ssize_t m,
+                           Py_ssize_t hidden) noexcept nogil:
+    """sd.offset = (mean / scale) W (float64), the centring term of b1_raw."""
+    cdef Py_ssize_t k
+    cdef Py_ssize_t j
+    for j in range(hidden):
+        sd.offset[j] = 0.0
+    for k in range(m):
+        _add_scaled_row(sd.offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden], hidden)
+
+
+cdef inline void _add_scaled_row(double *acc, double a, const floating *x,
+                                 Py_ssize_t size) noexcept nogil:
+    """acc ← acc + a x in float64."""
+    cdef Py_ssize_t j
+    for j in range(size):
+        acc[j] += a * x[j]
+
+
+cdef double _sparse_epoch(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const intp_t[::1] y,
+                          const intp_t[::1] order, const floating *sw, Params *P,
+                          Velocities *vel, Buffers *B, SparseBuffers *SB, Steps *st,
+                          Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
+    """``_epoch`` on the CSR rows of X (data, indices, indptr): the same
+    batches, steps and second layer; the first layer's products from the
+    nonzeros. Per batch, with u = mean / scale (0 and 1 when not given):
+
+        Ẑ_i = Σ_(k in row i) (x_ik / scale_k) W_k + b1 − u W        O(nnz · hidden)
+        G   = Xbᵀ Δ1 on the batch's columns only (SB.G)             O(nnz · hidden)
+        ∇W_k = (G_k − mean_k ∇b1) / scale_k  (G_k = 0 off the batch)
+
+    With momentum, an L2 penalty or a mean, every row of W changes every
+    step (the velocity, the shrinkage and the rank-one centring term reach
+    all of them), so the step is one pass over W (and its velocity) as in
+    the dense kernel, which also sums u W for the next batch; G is never
+    dense, and the pass reads it only for the batch's columns. Without any
+    of the three only the batch's rows of W step."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden
+    cdef Py_ssize_t n_order = order.shape[0]
+    cdef Py_ssize_t start, bs, i, j, k, p, s, r, n_touched
+    cdef double eta, total = 0.0, inv
+    cdef floating mu = <floating> st.momentum
+    cdef floating *W = <floating *> P.W
+    cdef floating *vW = <floating *> vel.W
+    cdef floating *b1 = <floating *> P.b1
+    cdef floating *Z = <floating *> B.Z
+    cdef floating *D1 = <floating *> B.D1
+    cdef floating *G = <floating *> SB.G
+    cdef floating *g = <floating *> SB.grad_row
+    cdef floating *b1_raw = <floating *> sd.b1_raw
+    cdef floating *zrow
+
+    if sd.on and SB.centred:
+        _centring_offset(W, sd, m, hidden)
+    start = 0
+    while start < n_order:
+        bs = min(batch_size, n_order - start)
+        st.t += 1
+        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
+
+        # Ẑ_i = Σ_k (x_ik / scale_k) W_k;  Z = σ(Ẑ + b1 − u W)
+        for i in range(bs):
+            r = order[start + i]
+            zrow = &Z[i * hidden]
+            for j in range(hidden):
+                zrow[j] = 0
+            for p in range(indptr[r], indptr[r + 1]):
+                k = indices[p]
+                inv = sd.inv_scale[k] if sd.on else 1.0
+                _axpy(zrow, <floating> (data[p] * inv), &W[k * hidden], hidden)
+        if SB.centred:
+            for j in range(hidden):
+                b1_raw[j] = <floating> (b1[j] - sd.offset[j])
+            _sigmoid_bias(Z, b1_raw, bs, hidden)
+        else:
+            _sigmoid_bias(Z, b1, bs, hidden)
+
+        _output_layer(Z, &order[start], y, sw, P, B, bs, &total)
+
+        # G = Xbᵀ Δ1 on the batch's columns
+        n_touched = 0
+        for i in range(bs):
+            r = order[start + i]
+            for p in range(indptr[r], indptr[r + 1]):
+                k = indices[p]
+                s = SB.slot[k]
+                if s < 0:
+                    s = n_touched
+                    n_touched += 1
+                    SB.slot[k] = s
+                    SB.touched[s] = k
+                    for j in range(hidden):
+                        G[s * hidden + j] = 0
+                _axpy(&G[s * hidden], data[p], &D1[i * hidden], hidden)
+
+        # the step of W, row by row: ∇W_k = (G_k − mean_k ∇b1) / scale_k (+ α W_k)
+        if SB.every_row:
+            if SB.centred:
+                for j in range(hidden):
+                    sd.offset[j] = 0.0
+            for k in range(m):
+                _sparse_gradient_row(g, G, SB.slot[k], B.gb1, sd, SB.centred, k, hidden)
+                _step_row(&W[k * hidden], &vW[k * hidden] if vW != NULL else NULL, g,
+                          hidden, st, eta, mu)
+                if SB.centred:
+                    _add_scaled_row(sd.offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden],
+                                    hidden)
+        else:
+            for s in range(n_touched):
+                k = SB.touched[s]
+                _sparse_gradient_row(g, G, s, B.gb1, sd, False, k, hidden)
+                _step_row(&W[k * hidden], NULL, g, hidden, st, eta, mu)
+        for s in range(n_touched):
+            SB.slot[SB.touched[s]] = -1
+
+        _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
+        start += bs
+    return total
+
+
+cdef inline void _sparse_gradient_row(floating *g, const floating *G, Py_ssize_t s,
+                                      const double *gb1, const Standardizer *sd,
+                                      bint centred, Py_ssize_t k,
+                                      Py_ssize_t hidden) noexcept nogil:
+    """g = (G_s − mean_k ∇b1) / scale_k, row k of ∇W without the penalty (G_s
+    taken as 0 when s < 0, a column outside the batch)."""
+    cdef Py_ssize_t j
+    cdef double inv = sd.inv_scale[k] if sd.on else 1.0
+    cdef double mk = sd.mean[k] if centred else 0.0
+    if s >= 0:
+        for j in range(hidden):
+            g[j] = <floating> ((G[s * hidden + j] - mk * gb1[j]) * inv)
+    else:
+        for j in range(hidden):
+            g[j] = <floating> (-mk * gb1[j] * inv)
+
+
+cdef inline void _step_row(floating *w, floating *v, const floating *g, Py_ssize_t hidden,
+                           const Steps *st, double eta, floating mu) noexcept nogil:
+    """One row of W steps with its gradient g (+ α w): plain or with momentum."""
+    if st.momentum > 0:
+        _momentum_step(w, v, g, hidden, st.alpha, eta, mu, st.nesterov)
+    else:
+        _plain_step(w, g, hidden, st.alpha, eta)
+
+
+cdef Py_ssize_t _largest_batch_nnz(const index_t[::1] indptr, const intp_t[::1] order,
+                                   Py_ssize_t batch_size) noexcept nogil:
+    """The most nonzeros in one batch of ``order``."""
+    cdef Py_ssize_t start = 0, i, count, most = 0
+    while start < order.shape[0]:
+        count = 0
+        for i in range(start, min(start + batch_size, order.shape[0])):
+            count += indptr[order[i] + 1] - indptr[order[i]]
+        most = max(most, count)
+        start += batch_size
+    return most
 
 
 cdef bint _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size) noexcept nogil:
@@ -395,8 +617,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     for θ in ``params = [W, b1, V, b2]`` (C-contiguous, X's dtype, updated in
     place) with velocities ``v`` (same shapes and dtype, updated in place,
     required when momentum > 0). X is C-contiguous float32 or float64
-    (read-only is fine), ``sample_weight`` None or (n,) in X's dtype, ``y``
-    (n,) and ``order`` 1-D intp arrays; nothing is converted (see the module
+    (read-only is fine), or a scipy.sparse CSR matrix or array (float32 or
+    float64 data, int32 or int64 indices and indptr, indices in any order,
+    explicit zeros kept; its structure is checked, never converted or
+    copied); ``sample_weight`` None or (n,) in X's dtype, ``y`` (n,) and
+    ``order`` 1-D intp arrays; nothing is converted (see the module
     docstring).
 
     Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i with each
@@ -408,10 +633,15 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
     (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
     """
-    W, b1, V, b2 = _check_network(X, params)
-    n, m = X.shape
+    sparse = _is_sparse(X)
+    if sparse:
+        data, indices, indptr, n, m = _csr_parts(X, params[0] if len(params) == 4 else None)
+        dtype = data.dtype
+    else:
+        _check_dense_X(X)
+        (n, m), dtype = X.shape, X.dtype
+    W, b1, V, b2 = _check_params(params, m, dtype)
     hidden, c = V.shape
-    dtype = X.dtype
     _check_indices("y", y, c, "labels", n)
     _check_indices("order", order, n, "sample indices")
     batch_size = int(batch_size)
@@ -445,7 +675,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                                  f"got shape {a.shape}")
         mean_arr = np.zeros(m) if mean is None else mean
         inv_scale = np.ones(m) if scale is None else 1.0 / scale
-        W_raw = np.empty((m, hidden), dtype=dtype)
+        # the dense rows' product takes W / scale whole; the sparse rows scale
+        # each nonzero instead
+        W_raw = None if sparse else np.empty((m, hidden), dtype=dtype)
         b1_raw = np.empty(hidden, dtype=dtype)
         offset = np.empty(hidden)
     cdef Standardizer sd = Standardizer(on=False, mean=NULL, inv_scale=NULL, W_raw=NULL,
@@ -460,14 +692,16 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
     if bs > INT_MAX:
         raise ValueError("batches beyond 2**31 - 1 rows do not fit BLAS's int arguments")
-    # the gathered rows of a batch, only when some batch is not a run of
-    # consecutive rows (a full batch in order reads X in place: no copy of X)
-    Xb = np.empty((bs, m), dtype=dtype) if _needs_gather(order_v, bs) else None
+    # the gathered rows of a batch, only when some batch of a dense X is not a
+    # run of consecutive rows (a full batch in order reads X in place: no copy)
+    Xb = (np.empty((bs, m), dtype=dtype)
+          if not sparse and _needs_gather(order_v, bs) else None)
     Z = np.empty((bs, hidden), dtype=dtype)
     Q = np.empty((bs, c), dtype=dtype)
     D1 = np.empty((bs, hidden), dtype=dtype)
     gV = np.empty((hidden, c), dtype=dtype)
-    gW = np.empty((m, hidden), dtype=dtype) if momentum > 0 or standardized else None
+    gW = (np.empty((m, hidden), dtype=dtype)
+          if not sparse and (momentum > 0 or standardized) else None)
     rowmax = np.empty(bs, dtype=dtype)
     gb1 = np.empty(hidden, dtype=np.float64)
     gb2 = np.empty(c, dtype=np.float64)
@@ -490,7 +724,17 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef const float[:, ::1] X32
     cdef Py_ssize_t bs_c = bs
     cdef double total
-    if dtype == np.float64:
+    cdef const double[::1] data64
+    cdef const float[::1] data32
+    if sparse and dtype == np.float64:
+        data64 = data
+        total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P, &vel,
+                            &B, &st, &sd, bs_c, mean is not None)
+    elif sparse:
+        data32 = data
+        total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P, &vel,
+                            &B, &st, &sd, bs_c, mean is not None)
+    elif dtype == np.float64:
         X64 = X
         with nogil:
             total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd, bs_c)
@@ -501,6 +745,48 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     return total / n, st.t
 
 
+cdef double _run_sparse(const floating[::1] data, indices, indptr, const intp_t[::1] y,
+                        const intp_t[::1] order, sample_weight, Params *P, Velocities *vel,
+                        Buffers *B, Steps *st, Standardizer *sd, Py_ssize_t bs,
+                        bint centred) except? -1.0:
+    """``_sparse_epoch`` for the CSR's index dtype (int32 or int64)."""
+    cdef const int32_t[::1] indices32, indptr32
+    cdef const int64_t[::1] indices64, indptr64
+    if indices.dtype == np.int32:
+        indices32, indptr32 = indices, indptr
+        return _sparse_buffers_and_epoch(data, indices32, indptr32, y, order, sample_weight,
+                                         P, vel, B, st, sd, bs, centred)
+    indices64, indptr64 = indices, indptr
+    return _sparse_buffers_and_epoch(data, indices64, indptr64, y, order, sample_weight,
+                                     P, vel, B, st, sd, bs, centred)
+
+
+cdef double _sparse_buffers_and_epoch(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const intp_t[::1] y, const intp_t[::1] order, sample_weight, Params *P,
+        Velocities *vel, Buffers *B, Steps *st, Standardizer *sd, Py_ssize_t bs,
+        bint centred) except? -1.0:
+    """The sparse epoch's own buffers (G holds the most columns one batch
+    reaches, at most m), then ``_sparse_epoch`` without the GIL."""
+    cdef Py_ssize_t cap
+    with nogil:
+        cap = min(P.m, max(_largest_batch_nnz(indptr, order, bs), 1))
+    dtype = np.float32 if floating is float else np.float64
+    G = np.empty((cap, P.hidden), dtype=dtype)
+    slot = np.full(P.m, -1, dtype=np.intp)
+    touched = np.empty(cap, dtype=np.intp)
+    grad_row = np.empty(P.hidden, dtype=dtype)
+    cdef SparseBuffers SB = SparseBuffers(
+        G=_data(G), slot=<intp_t *> _data(slot), touched=<intp_t *> _data(touched),
+        grad_row=_data(grad_row), centred=centred,
+        every_row=st.momentum > 0 or st.alpha != 0 or centred)
+    cdef const floating *sw = <const floating *> _data(sample_weight)
+    cdef double total
+    with nogil:
+        total = _sparse_epoch(data, indices, indptr, y, order, sw, P, vel, B, &SB, st, sd, bs)
+    return total
+
+
 cdef void *_data(object a) noexcept:
     """The data pointer of an ndarray, NULL for None."""
     if a is None:
@@ -508,9 +794,15 @@ cdef void *_data(object a) noexcept:
     return cnp.PyArray_DATA(<cnp.ndarray> a)
 
 
-def _check_network(X, params):
-    """X and the parameters: types, dtypes, shapes, layout (O(1)). Returns
-    [W, b1, V, b2]."""
+def _is_sparse(X):
+    """True for a scipy.sparse matrix or array (scipy.sparse is never
+    imported here: X cannot be one unless the caller imported it)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
+
+
+def _check_dense_X(X):
+    """A dense X: type, dtype, layout, size (O(1))."""
     if not isinstance(X, np.ndarray) or X.dtype not in (np.float32, np.float64):
         raise TypeError(f"X must be a float32 or float64 ndarray, got {getattr(X, 'dtype', type(X))}")
     if X.ndim != 2 or not X.flags.c_contiguous:
@@ -518,12 +810,17 @@ def _check_network(X, params):
     n, m = X.shape
     if n < 1 or m < 1:
         raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+
+
+def _check_params(params, m, dtype):
+    """The parameters for X of m features and ``dtype``: types, dtypes,
+    shapes, layout (O(1)). Returns [W, b1, V, b2]."""
     if len(params) != 4:
         raise ValueError("params must be the list [W, b1, V, b2]")
     W, b1, V, b2 = params
     for name, p, ndim in (("W", W, 2), ("b1", b1, 1), ("V", V, 2), ("b2", b2, 1)):
-        if not isinstance(p, np.ndarray) or p.dtype != X.dtype:
-            raise TypeError(f"{name} must be an ndarray of X's dtype {X.dtype}, "
+        if not isinstance(p, np.ndarray) or p.dtype != dtype:
+            raise TypeError(f"{name} must be an ndarray of X's dtype {dtype}, "
                             f"got {getattr(p, 'dtype', type(p))}")
         if p.ndim != ndim or not p.flags.c_contiguous or not p.flags.writeable:
             raise ValueError(f"{name} must be a writeable C-contiguous {ndim}-D array")
