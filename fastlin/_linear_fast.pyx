@@ -75,12 +75,13 @@ import operator
 import numpy as np
 
 from ._blas cimport gemm
-from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
 from ._numeric import INT_MAX, SCHEDULES
+from ._parallel import check_n_threads
 
 # The per-sample loops visit the rows of X in a shuffled order, which the
 # hardware prefetcher cannot guess: each row would start with a full memory
@@ -134,6 +135,10 @@ cdef extern from "_simd.h":
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
 _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+#: True when this module was compiled with OpenMP (setup.py): n_threads > 1
+#: then runs threads; without it the threaded loops run on one thread.
+_OPENMP = FASTLIN_HAS_OPENMP != 0
 
 
 def _bounds_checked():
@@ -815,7 +820,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
               order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None, mean=None, scale=None):
+              W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1):
     """One epoch of (minibatch) SGD over ``order``, in place; returns
     ``(epoch_loss, t)``, epoch_loss the data loss (1/n) Σ_i w_i l_i without
     the penalty. Same as ``fastlin.reference.linear.sgd_epoch``: see there
@@ -837,7 +842,11 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     W, b, W_avg, b_avg are then the parameters of the standardized space.
     The per-sample path standardizes each row into an (m,) scratch; the
     batch paths score with the raw-space weights W / scale, b − (mean / scale)
-    · W and correct the gradient: Zᵀ D = (Xᵀ D − mean ⊗ Σ D) / scale."""
+    · W and correct the gradient: Zᵀ D = (Xᵀ D − mean ⊗ Σ D) / scale.
+
+    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
+    for now."""
+    check_n_threads(n_threads)
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
@@ -986,7 +995,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
 
 def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
              const floating[::1] b, loss, double alpha=0.0, sample_weight=None,
-             *, mean=None, scale=None):
+             *, mean=None, scale=None, n_threads=1):
     """The full-batch objective and its gradient, ``(J, grad_W, grad_b)``,
     as ``fastlin.reference.linear.gradient``:
 
@@ -1000,7 +1009,11 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
 
     With ``mean``/``scale`` (as in ``sgd_epoch``), the objective and gradient
     of the model on the standardized rows z_i = (x_i − mean) / scale, W and b
-    its parameters: ∇W = Zᵀ D + α W = (Xᵀ D − mean ⊗ Σ D) / scale + α W."""
+    its parameters: ∇W = Zᵀ D + α W = (Xᵀ D − mean ⊗ Σ D) / scale + α W.
+
+    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
+    for now."""
+    check_n_threads(n_threads)
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]

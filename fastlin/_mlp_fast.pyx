@@ -56,8 +56,9 @@ from libc.math cimport log
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport gemm
-from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
+from ._parallel import check_n_threads
 from ._sparse_fast import _csr_parts
 from ._schedule cimport eta_t, schedule_kind
 
@@ -87,6 +88,10 @@ cdef extern from "_simd.h":
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
 _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+#: True when this module was compiled with OpenMP (setup.py): n_threads > 1
+#: then runs threads; without it the threaded loops run on one thread.
+_OPENMP = FASTLIN_HAS_OPENMP != 0
 
 
 def _bounds_checked():
@@ -601,7 +606,7 @@ cdef bint _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size) noexcept
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
               momentum=0.0, nesterov=False, velocities=None,
               schedule="constant", power_t=0.5, t=0, sample_weight=None,
-              mean=None, scale=None):
+              mean=None, scale=None, n_threads=1):
     """One epoch of minibatch SGD on the network, in place, in Cython.
 
     Same signature and semantics as ``fastlin.reference.network.sgd_epoch``:
@@ -632,7 +637,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     0 and 1) train on z_i = (x_i − mean) / scale without forming it, W and b1
     the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
     (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
+
+    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
+    for now.
     """
+    n_threads = check_n_threads(n_threads)
     sparse = _is_sparse(X)
     if sparse:
         data, indices, indptr, n, m = _csr_parts(X, params[0] if len(params) == 4 else None)

@@ -100,6 +100,11 @@ default="constant"
         on X as given (docs/math.md).
     backend : {{"cython", "numpy"}}, default="cython"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
+    n_jobs : int or None, default=1
+        Threads of one fit (the compiled kernels; the NumPy reference does
+        not use it): 1, None or -1 (every core), or k > 1. The kernels take
+        the thread count but run on one thread for now, so every value
+        trains exactly as 1.
 """
 
 _COMMON_ATTRS = """
@@ -159,7 +164,8 @@ class _LinearSGD(SGDEstimator):
 
     def __init__(self, *, learning_rate, learning_rate_schedule, power_t, max_iter, tol,
                  n_iter_no_change, batch_size, alpha, fit_intercept, shuffle,
-                 random_state, warm_start, verbose, average, backend, standardize):
+                 random_state, warm_start, verbose, average, backend, standardize,
+                 n_jobs):
         self.standardize = standardize
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
@@ -176,6 +182,7 @@ class _LinearSGD(SGDEstimator):
         self.verbose = verbose
         self.average = average
         self.backend = backend
+        self.n_jobs = n_jobs
 
     def _check_model_params(self):
         if not isinstance(self.average, (bool, np.bool_)):
@@ -335,7 +342,7 @@ class _LinearSGD(SGDEstimator):
             batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
-            **self._kernel_standardization(state))
+            n_threads=state["n_threads"], **self._kernel_standardization(state))
         stats = state["stats"]
         if stats is not None and "y_scale" in stats:
             loss = loss * stats["y_scale"] ** 2
@@ -481,13 +488,13 @@ class LinearRegression(_LinearSGD):
     def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, standardize=True, backend="cython"):
+                 verbose=0, average=False, standardize=True, backend="cython", n_jobs=1):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the step
@@ -554,7 +561,8 @@ class LogisticRegression(_BinaryClassifier):
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
-                 standardize=True, backend="cython", class_weight=None):
+                 standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.loss = loss
         self.class_weight = class_weight
         super().__init__(
@@ -562,7 +570,7 @@ class LogisticRegression(_BinaryClassifier):
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     @property
     def _loss(self):
@@ -646,14 +654,15 @@ class Perceptron(_BinaryClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
 
 class MulticlassPerceptron(_MulticlassClassifier):
@@ -692,14 +701,15 @@ class MulticlassPerceptron(_MulticlassClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
 
 class SoftmaxRegression(_MulticlassClassifier):
@@ -723,14 +733,15 @@ class SoftmaxRegression(_MulticlassClassifier):
     def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=False, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     @dask_aware
     def predict_proba(self, X):
