@@ -20,8 +20,8 @@ buffer, read in place when the batch is a run of consecutive rows):
                                   into it: W ← (1 − ηα) W − η Xbᵀ Δ1
 
 Every work buffer is allocated once per call; the whole epoch runs in one
-``with nogil:`` block (``_epoch``, which reads the parameters, velocities,
-buffers and step settings from four structs), the products through scipy's
+``with nogil:`` block (in ``_epoch``, which reads the parameters,
+velocities, buffers, step settings and threads' buffers from structs), the products through scipy's
 BLAS (cython_blas). Bias gradients and the loss are accumulated in float64.
 
 The gather of a batch's rows and the three sweeps — σ(Ẑ + b1) and
@@ -39,6 +39,23 @@ and nothing of size batch × m is formed. Standardization divides each
 nonzero by its column's scale and keeps the centring as the rank-one terms
 (mean / scale) W in b1 and − mean ⊗ ∇b1 in ∇W.
 
+Threads (``n_threads`` > 1, OpenMP): each batch runs in parts, each split
+into contiguous blocks, one per thread, that do not depend on the
+scheduling: the forward and backward passes by the batch's rows (each
+thread's gemms on its rows; its ∇b1, ∇b2, ∇V and loss into its own buffers,
+reduced in thread order), W's gradient and step by W's rows (each thread's
+gemm writes its rows of ∇W, no reduction; with standardization its rows of
+W / scale for the next batch follow); V, b1 and b2 step on the calling
+thread. A CSR's Xbᵀ Δ1 is summed on the calling
+thread. A part smaller than ``WORK_PER_THREAD`` per thread (a per-sample
+batch's forward pass, a small layer) runs on fewer threads. So a fixed
+``n_threads`` gives the same result every run, another count the same to
+rounding, and ``n_threads=1`` is the serial algorithm exactly (it enters no
+OpenMP region). The threads call BLAS concurrently, each on its block:
+during such an epoch scipy's BLAS is limited to one thread per call
+through threadpoolctl where it is installed (``_blas_threads_for``);
+``n_threads=1`` leaves BLAS's own threading as it is.
+
 Arguments are checked, never converted (the linear kernel's rule): X is a
 C-contiguous float32 or float64 ndarray (read-only is fine) or a CSR
 (structure checked by ``fastlin._sparse_fast``'s check); the parameters,
@@ -46,12 +63,14 @@ the velocities and ``sample_weight`` are ndarrays of exactly X's dtype;
 ``y`` and ``order`` are 1-D C-contiguous ndarrays of dtype intp. A wrong type
 or dtype raises TypeError; a wrong shape, layout or index range ValueError.
 """
+import contextlib
 import sys
 
 import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport log
 from libc.stdint cimport int32_t, int64_t
 
@@ -216,45 +235,95 @@ cdef inline void _momentum_step(floating *theta, floating *v, const floating *gr
             theta[i] += v[i]
 
 
-cdef void _raw_first_layer(const floating *W, const floating *b1, Standardizer *sd,
-                           Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
-    """The first layer of the standardized network as a layer on the raw rows,
-    Z W + b1 = X W_raw + b1_raw:  W_raw = W / scale (row k by scale_k),
-    b1_raw = b1 − (mean / scale) W."""
+# ---------------------------------------------------------------------------
+# Threads: a batch's rows (the forward and backward passes) and W's rows (its
+# gradient and step) are split into contiguous blocks, one per thread, the
+# same blocks whatever the scheduling; thread t's partial sums are reduced in
+# thread order after each parallel part, so a fixed thread count gives the
+# same result every time. Thread 0 works in the epoch's own buffers, so one
+# thread is the serial algorithm exactly (and enters no OpenMP region).
+# ---------------------------------------------------------------------------
+
+cdef struct Threads:
+    int n                # threads asked for (n_threads)
+    double *loss         # (n,) Σ w CE of thread t's rows (t >= 1)
+    double *gb1          # (n, hidden) thread t's ∇b1 (t >= 1)
+    double *gb2          # (n, c) thread t's ∇b2 (t >= 1)
+    void *gV             # (n, hidden, c) X's dtype: thread t's Zᵀ Δ2 (t >= 1)
+    double *offset       # (n, hidden) thread t's part of (mean / scale) W (t >= 1)
+    void *grad_rows      # (n, hidden) X's dtype: thread t's row of ∇W (sparse X)
+
+
+# A thread takes at least this much work (multiply-adds or element updates)
+# in a part, so that small batches and layers stay on one thread.
+cdef Py_ssize_t WORK_PER_THREAD = 16384
+
+
+cdef inline int _team(const Threads *TH, Py_ssize_t items, Py_ssize_t work) noexcept nogil:
+    """The threads for a part of ``items`` blocks' rows and ``work`` in all:
+    at most n, one per item, WORK_PER_THREAD each."""
+    return <int> max(1, min(<Py_ssize_t> TH.n, items, work // WORK_PER_THREAD))
+
+
+cdef inline Py_ssize_t _block(Py_ssize_t size, Py_ssize_t t, Py_ssize_t T) noexcept nogil:
+    """Where block t of T (contiguous, near-equal) of 0..size-1 starts."""
+    return size * t // T
+
+
+cdef void _raw_first_layer_rows(const floating *W, Standardizer *sd, Py_ssize_t k0,
+                                Py_ssize_t k1, Py_ssize_t hidden,
+                                double *offset) noexcept nogil:
+    """Rows k0..k1-1 of W_raw = W / scale (row k by scale_k), and their part
+    of (mean / scale) W into ``offset``."""
     cdef floating *W_raw = <floating *> sd.W_raw
-    cdef floating *b1_raw = <floating *> sd.b1_raw
     cdef Py_ssize_t k, j
     cdef double v
     for j in range(hidden):
-        sd.offset[j] = 0.0
-    for k in range(m):
+        offset[j] = 0.0
+    for k in range(k0, k1):
         for j in range(hidden):
             v = W[k * hidden + j] * sd.inv_scale[k]
             W_raw[k * hidden + j] = <floating> v
-            sd.offset[j] += sd.mean[k] * v
+            offset[j] += sd.mean[k] * v
+
+
+cdef void _raw_bias(const floating *b1, Standardizer *sd, const Threads *TH, int T,
+                    Py_ssize_t hidden) noexcept nogil:
+    """b1_raw = b1 − (mean / scale) W from the T threads' parts of
+    (mean / scale) W (sd.offset and TH.offset's rows 1..T-1), summed in
+    thread order."""
+    cdef floating *b1_raw = <floating *> sd.b1_raw
+    cdef Py_ssize_t j
+    cdef int t
+    for t in range(1, T):
+        for j in range(hidden):
+            sd.offset[j] += TH.offset[t * hidden + j]
     for j in range(hidden):
         b1_raw[j] = <floating> (b1[j] - sd.offset[j])
 
 
 cdef void _standardized_gradient(floating *gW, const double *gb1, const Standardizer *sd,
-                                 Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
-    """gW = Xbᵀ Δ1 becomes Zbᵀ Δ1 = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale."""
+                                 Py_ssize_t k0, Py_ssize_t k1,
+                                 Py_ssize_t hidden) noexcept nogil:
+    """Rows k0..k1-1 of gW = Xbᵀ Δ1 become Zbᵀ Δ1 = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale."""
     cdef Py_ssize_t k, j
-    for k in range(m):
+    for k in range(k0, k1):
         for j in range(hidden):
             gW[k * hidden + j] = <floating> (
                 (gW[k * hidden + j] - sd.mean[k] * gb1[j]) * sd.inv_scale[k])
 
 
-cdef void _output_layer(floating *Z, const intp_t *rows, const intp_t[::1] y,
-                        const floating *sw, Params *P, Buffers *B, Py_ssize_t bs,
+cdef void _output_layer(const floating *Z, const intp_t *rows, const intp_t[::1] y,
+                        const floating *sw, Params *P, Buffers *B, Threads *TH,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t bs, int t,
                         double *total) noexcept nogil:
-    """From Z = σ(Ẑ + b1) of the batch's rows (``rows``, bs of them) to the
-    gradients of everything but W: Q̂, the loss, Δ2 and ∇b2 (in B.Q, B.gb2),
-    Δ1 and ∇b1 (B.D1, B.gb1), ∇V = Zᵀ Δ2 (B.gV), all with V before its
-    update; adds Σ_i w_i CE_i of the batch to ``total``. Dense and sparse X
-    share it."""
-    cdef Py_ssize_t hidden = P.hidden, c = P.c
+    """From Z = σ(Ẑ + b1) of the batch's rows r0..r1-1 (of bs; ``rows``
+    their sample indices) to the gradients of everything but W: Q̂, the
+    loss, Δ2 and Δ1 of the rows (in B.Q, B.D1), their sums ∇b2, ∇b1 and
+    ∇V = Zᵀ Δ2, all with V before its update, into thread t's partial sums
+    (B.gb2, B.gb1, B.gV and ``total`` for thread 0, TH's rows t otherwise).
+    Dense and sparse X share it."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, nr = r1 - r0
     cdef Py_ssize_t i, k, idx, yi
     cdef double wi, scale, mx, s
     cdef floating *row
@@ -263,11 +332,21 @@ cdef void _output_layer(floating *Z, const intp_t *rows, const intp_t[::1] y,
     cdef floating *Q = <floating *> B.Q
     cdef floating *D1 = <floating *> B.D1
     cdef floating *rowmax = <floating *> B.rowmax
+    cdef double *gb1 = B.gb1
+    cdef double *gb2 = B.gb2
+    cdef floating *gV = <floating *> B.gV
+    cdef double *loss = total
+    if t > 0:
+        gb1 = &TH.gb1[t * hidden]
+        gb2 = &TH.gb2[t * c]
+        gV = &(<floating *> TH.gV)[t * hidden * c]
+        loss = &TH.loss[t]
+        loss[0] = 0.0
 
     # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
     # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
-    gemm(False, False, bs, c, hidden, 1, Z, hidden, V, c, 0, Q, c)
-    for i in range(bs):
+    gemm(False, False, nr, c, hidden, 1, &Z[r0 * hidden], hidden, V, c, 0, &Q[r0 * c], c)
+    for i in range(r0, r1):
         row = &Q[i * c]
         mx = row[0] + b2[0]
         for k in range(c):
@@ -276,10 +355,10 @@ cdef void _output_layer(floating *Z, const intp_t *rows, const intp_t[::1] y,
                 mx = row[k]
         rowmax[i] = <floating> mx
         B.qy[i] = row[y[rows[i]]]
-    _exp_shifted(Q, rowmax, bs, c)     # Q = e^(Q̂ − max), one sweep
+    _exp_shifted(&Q[r0 * c], &rowmax[r0], nr, c)     # Q = e^(Q̂ − max), one sweep
     for k in range(c):
-        B.gb2[k] = 0
-    for i in range(bs):
+        gb2[k] = 0
+    for i in range(r0, r1):
         idx = rows[i]
         yi = y[idx]
         wi = sw[idx] if sw != NULL else 1.0
@@ -287,18 +366,36 @@ cdef void _output_layer(floating *Z, const intp_t *rows, const intp_t[::1] y,
         s = 0
         for k in range(c):
             s += row[k]
-        total[0] += wi * ((rowmax[i] - B.qy[i]) + log(s))
+        loss[0] += wi * ((rowmax[i] - B.qy[i]) + log(s))
         scale = wi / bs
         for k in range(c):
             row[k] = (row[k] / s - (k == yi)) * scale
-            B.gb2[k] += row[k]
+            gb2[k] += row[k]
 
     # Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z);  ∇b1 = Σ Δ1   (V before its update)
-    gemm(False, True, bs, hidden, c, 1, Q, c, V, c, 0, D1, hidden)
-    _sigmoid_backward(D1, Z, B.gb1, bs, hidden)
+    gemm(False, True, nr, hidden, c, 1, &Q[r0 * c], c, V, c, 0, &D1[r0 * hidden], hidden)
+    _sigmoid_backward(&D1[r0 * hidden], &Z[r0 * hidden], gb1, nr, hidden)
 
     # ∇V = Zᵀ Δ2 (+ α V in the update)
-    gemm(True, False, hidden, c, bs, 1, Z, hidden, Q, c, 0, <floating *> B.gV, c)
+    gemm(True, False, hidden, c, nr, 1, &Z[r0 * hidden], hidden, &Q[r0 * c], c, 0, gV, c)
+
+
+cdef void _reduce_rows(floating *gV, Params *P, Buffers *B, Threads *TH, int T,
+                       double *total) noexcept nogil:
+    """Threads 1..T-1's partial sums into thread 0's, in thread order (``gV``
+    is B.gV, typed)."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, j, k
+    cdef const floating *part
+    cdef int t
+    for t in range(1, T):
+        total[0] += TH.loss[t]
+        for j in range(hidden):
+            B.gb1[j] += TH.gb1[t * hidden + j]
+        for k in range(c):
+            B.gb2[k] += TH.gb2[t * c + k]
+        part = &(<floating *> TH.gV)[t * hidden * c]
+        for k in range(hidden * c):
+            gV[k] += part[k]
 
 
 cdef void _step_output_layer(floating *V, Params *P, Velocities *vel, Buffers *B,
@@ -329,76 +426,132 @@ cdef void _step_output_layer(floating *V, Params *P, Velocities *vel, Buffers *B
             b2[k] -= <floating> eta * <floating> B.gb2[k]
 
 
+cdef void _dense_rows(const floating *X0, const floating *xb, const intp_t *rows,
+                      const intp_t[::1] y, const floating *sw, const floating *W1,
+                      const floating *b1u, Params *P, Buffers *B, Threads *TH,
+                      Py_ssize_t bs, int t, int T, double *total) noexcept nogil:
+    """Block t of T of a batch's rows, forward and backward: the rows of Xb
+    (``xb``: B.Xb, gathered here from X's data X0 by ``rows``, or X's own
+    rows when X0 is NULL), Ẑ = Xb W1, Z = σ(Ẑ + b1u), then ``_output_layer``."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden
+    cdef Py_ssize_t r0 = _block(bs, t, T), r1 = _block(bs, t + 1, T)
+    cdef floating *Z = <floating *> B.Z
+    if X0 != NULL:
+        fastlin_gather_rows(<char *> &(<floating *> B.Xb)[r0 * m], <const char *> X0,
+                            &rows[r0], r1 - r0, m * sizeof(floating))
+    gemm(False, False, r1 - r0, hidden, m, 1, &xb[r0 * m], m, W1, hidden, 0,
+         &Z[r0 * hidden], hidden)
+    _sigmoid_bias(&Z[r0 * hidden], b1u, r1 - r0, hidden)
+    _output_layer(Z, rows, y, sw, P, B, TH, r0, r1, bs, t, total)
+
+
+cdef void _dense_W_step(const floating *xb, Params *P, Velocities *vel, Buffers *B,
+                        Steps *st, Standardizer *sd, const Threads *TH, double eta,
+                        Py_ssize_t bs, Py_ssize_t k0, Py_ssize_t k1, int t) noexcept nogil:
+    """Rows k0..k1-1 of W step (on thread t): ∇W = Xbᵀ Δ1 (Zbᵀ Δ1 with sd.on)
+    + α W. Without momentum and standardization the step is folded into the
+    gemm: W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1. With sd.on the
+    rows of W_raw for the next batch follow, from the updated rows."""
+    cdef Py_ssize_t hidden = P.hidden, m = P.m, rows = k1 - k0
+    cdef floating *W = &(<floating *> P.W)[k0 * hidden]
+    cdef floating *gW = &(<floating *> B.gW)[k0 * hidden] if B.gW != NULL else NULL
+    cdef floating decay
+    if rows == 0:
+        return
+    if st.momentum > 0:
+        gemm(True, False, rows, hidden, bs, 1, &xb[k0], m, <floating *> B.D1, hidden,
+             0, gW, hidden)
+        if sd.on:
+            _standardized_gradient(<floating *> B.gW, B.gb1, sd, k0, k1, hidden)
+        _momentum_step(W, &(<floating *> vel.W)[k0 * hidden], gW, rows * hidden, st.alpha,
+                       eta, <floating> st.momentum, st.nesterov)
+    elif sd.on:
+        gemm(True, False, rows, hidden, bs, 1, &xb[k0], m, <floating *> B.D1, hidden,
+             0, gW, hidden)
+        _standardized_gradient(<floating *> B.gW, B.gb1, sd, k0, k1, hidden)
+        _plain_step(W, gW, rows * hidden, st.alpha, eta)
+    else:
+        decay = <floating> (1 - eta * st.alpha)
+        gemm(True, False, rows, hidden, bs, <floating> -eta, &xb[k0], m,
+             <floating *> B.D1, hidden, decay, W, hidden)
+    if sd.on:
+        _raw_first_layer_rows(<floating *> P.W, sd, k0, k1, hidden,
+                              sd.offset if t == 0 else &TH.offset[t * hidden])
+
+
 cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] order,
                    const floating *sw, Params *P, Velocities *vel, Buffers *B, Steps *st,
-                   Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
+                   Standardizer *sd, Threads *TH, Py_ssize_t batch_size) noexcept:
     """One step per run of ``batch_size`` entries of ``order`` (arguments
     checked by ``sgd_epoch``; ``sw`` NULL when unweighted): updates P (and vel
     with momentum), advances st.t; returns Σ_i w_i CE_i. With sd.on the rows
-    are standardized through the first layer's algebra (``_raw_first_layer``,
-    ``_standardized_gradient``); B.gW is then allocated also without momentum."""
-    cdef Py_ssize_t m = P.m, hidden = P.hidden
+    are standardized through the first layer's algebra (``_raw_first_layer_rows``,
+    ``_raw_bias``, ``_standardized_gradient``); B.gW is then allocated also without momentum.
+    Each batch runs in two parts on up to TH.n threads (see Threads): the
+    forward and backward passes by the batch's rows (``_dense_rows``), W's
+    gradient and step (and the next W_raw) by W's rows (``_dense_W_step``);
+    V, b1 and b2 step on the calling thread."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef Py_ssize_t start, bs, k
-    cdef bint contiguous
+    cdef Py_ssize_t start, bs, k, t
+    cdef int T
+    cdef const floating *X0
     cdef const floating *xb
+    cdef const floating *W1
+    cdef const floating *b1u
     cdef double eta, total = 0.0
-    cdef floating decay, mu = <floating> st.momentum
-    cdef floating *W = <floating *> P.W
-    cdef floating *Z = <floating *> B.Z
-    cdef floating *D1 = <floating *> B.D1
-    cdef floating *gW = <floating *> B.gW
 
-    start = 0
-    while start < n_order:
-        bs = min(batch_size, n_order - start)
-        st.t += 1
-        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
-
-        # Xb = X[order[start:start + bs]] (read in place when consecutive)
-        contiguous = True
-        for k in range(1, bs):
-            if order[start + k] != order[start] + k:
-                contiguous = False
-                break
-        if contiguous:
-            xb = &X[order[start], 0]
-        else:
-            fastlin_gather_rows(<char *> B.Xb, <const char *> &X[0, 0], &order[start],
-                                bs, m * sizeof(floating))
-            xb = <const floating *> B.Xb
-
-        # Ẑ = Xb W;  Z = σ(Ẑ + b1)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
+    with nogil:
+        # the first layer of the standardized network as a layer of the raw
+        # rows, W_raw = W / scale (row k by scale_k), b1_raw = b1 − (mean / scale) W;
+        # then after each W step, from the updated rows (``_dense_W_step``)
+        W1, b1u = <floating *> P.W, <floating *> P.b1
         if sd.on:
-            _raw_first_layer(W, <floating *> P.b1, sd, m, hidden)
-            gemm(False, False, bs, hidden, m, 1, xb, m, <floating *> sd.W_raw, hidden,
-                 0, Z, hidden)
-            _sigmoid_bias(Z, <floating *> sd.b1_raw, bs, hidden)
-        else:
-            gemm(False, False, bs, hidden, m, 1, xb, m, W, hidden, 0, Z, hidden)
-            _sigmoid_bias(Z, <floating *> P.b1, bs, hidden)
+            W1, b1u = <floating *> sd.W_raw, <floating *> sd.b1_raw
+            T = _team(TH, m, 2 * m * hidden)
+            if T == 1:
+                _raw_first_layer_rows(<floating *> P.W, sd, 0, m, hidden, sd.offset)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _raw_first_layer_rows(<floating *> P.W, sd, _block(m, t, T),
+                                          _block(m, t + 1, T), hidden,
+                                          sd.offset if t == 0 else &TH.offset[t * hidden])
+            _raw_bias(<floating *> P.b1, sd, TH, T, hidden)
+        start = 0
+        while start < n_order:
+            bs = min(batch_size, n_order - start)
+            st.t += 1
+            eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
 
-        _output_layer(Z, &order[start], y, sw, P, B, bs, &total)
+            # Xb = X[order[start:start + bs]] (read in place when consecutive)
+            X0 = NULL
+            for k in range(1, bs):
+                if order[start + k] != order[start] + k:
+                    X0 = &X[0, 0]
+                    break
+            xb = <const floating *> B.Xb if X0 != NULL else &X[order[start], 0]
 
-        if st.momentum > 0:
-            # ∇W = Xbᵀ Δ1 (+ α W below)
-            gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
+            # Ẑ = Xb W1;  Z = σ(Ẑ + b1u)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
+            T = _team(TH, bs, bs * hidden * (m + 2 * c))
+            if T == 1:
+                _dense_rows(X0, xb, &order[start], y, sw, W1, b1u, P, B, TH, bs, 0, 1, &total)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _dense_rows(X0, xb, &order[start], y, sw, W1, b1u, P, B, TH, bs, t, T,
+                                &total)
+                _reduce_rows(<floating *> B.gV, P, B, TH, T, &total)
+
+            T = _team(TH, m, m * hidden * (bs + 5))
+            if T == 1:
+                _dense_W_step(xb, P, vel, B, st, sd, TH, eta, bs, 0, m, 0)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _dense_W_step(xb, P, vel, B, st, sd, TH, eta, bs, _block(m, t, T),
+                                  _block(m, t + 1, T), t)
+            _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
             if sd.on:
-                _standardized_gradient(gW, B.gb1, sd, m, hidden)
-            _momentum_step(W, <floating *> vel.W, gW, m * hidden, st.alpha, eta, mu,
-                           st.nesterov)
-        elif sd.on:
-            # ∇W = Zbᵀ Δ1 (+ α W in the update)
-            gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
-            _standardized_gradient(gW, B.gb1, sd, m, hidden)
-            _plain_step(W, gW, m * hidden, st.alpha, eta)
-        else:
-            # W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1, in the gemm
-            decay = <floating> (1 - eta * st.alpha)
-            gemm(True, False, m, hidden, bs, <floating> -eta, xb, m, D1, hidden,
-                 decay, W, hidden)
-        _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
-        start += bs
+                _raw_bias(<floating *> P.b1, sd, TH, T, hidden)
+            start += bs
     return total
 
 
@@ -417,7 +570,6 @@ cdef struct SparseBuffers:
     void *G              # (cap, hidden) X's dtype: Xbᵀ Δ1 on the batch's columns
     intp_t *slot         # (m,) -1 for a column outside the batch (so between batches)
     intp_t *touched      # (cap,)
-    void *grad_row       # (hidden,) X's dtype: one row of ∇W
     bint centred         # a mean was given: ∇W has the dense term − mean ⊗ ∇b1
     bint every_row       # every row of W steps each batch (momentum, α or centring)
 
@@ -428,17 +580,6 @@ cdef inline void _axpy(floating *y, floating a, const floating *x,
     cdef Py_ssize_t j
     for j in range(size):
         y[j] += a * x[j]
-
-
-cdef void _centring_offset(const floating *W, const Standardizer *sd, Py_ssize_t m,
-                           Py_ssize_t hidden) noexcept nogil:
-    """sd.offset = (mean / scale) W (float64), the centring term of b1_raw."""
-    cdef Py_ssize_t k
-    cdef Py_ssize_t j
-    for j in range(hidden):
-        sd.offset[j] = 0.0
-    for k in range(m):
-        _add_scaled_row(sd.offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden], hidden)
 
 
 cdef inline void _add_scaled_row(double *acc, double a, const floating *x,
@@ -453,7 +594,7 @@ cdef double _sparse_epoch(const floating[::1] data, const index_t[::1] indices,
                           const index_t[::1] indptr, const intp_t[::1] y,
                           const intp_t[::1] order, const floating *sw, Params *P,
                           Velocities *vel, Buffers *B, SparseBuffers *SB, Steps *st,
-                          Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
+                          Standardizer *sd, Threads *TH, Py_ssize_t batch_size) noexcept:
     """``_epoch`` on the CSR rows of X (data, indices, indptr): the same
     batches, steps and second layer; the first layer's products from the
     nonzeros. Per batch, with u = mean / scale (0 and 1 when not given):
@@ -467,88 +608,141 @@ cdef double _sparse_epoch(const floating[::1] data, const index_t[::1] indices,
     all of them), so the step is one pass over W (and its velocity) as in
     the dense kernel, which also sums u W for the next batch; G is never
     dense, and the pass reads it only for the batch's columns. Without any
-    of the three only the batch's rows of W step."""
-    cdef Py_ssize_t m = P.m, hidden = P.hidden
+    of the three only the batch's rows of W step. On TH.n threads the
+    forward and backward passes split the batch's rows and the pass over W
+    splits W's rows (see Threads); G is summed on the calling thread."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef Py_ssize_t start, bs, i, j, k, p, s, r, n_touched
-    cdef double eta, total = 0.0, inv
-    cdef floating mu = <floating> st.momentum
+    cdef Py_ssize_t start, bs, i, j, k, p, s, r, n_touched, nnz, t
+    cdef int T
+    cdef double eta, total = 0.0
     cdef floating *W = <floating *> P.W
-    cdef floating *vW = <floating *> vel.W
     cdef floating *b1 = <floating *> P.b1
-    cdef floating *Z = <floating *> B.Z
     cdef floating *D1 = <floating *> B.D1
     cdef floating *G = <floating *> SB.G
-    cdef floating *g = <floating *> SB.grad_row
     cdef floating *b1_raw = <floating *> sd.b1_raw
-    cdef floating *zrow
+    cdef const floating *b1u = b1
 
-    if sd.on and SB.centred:
-        _centring_offset(W, sd, m, hidden)
-    start = 0
-    while start < n_order:
-        bs = min(batch_size, n_order - start)
-        st.t += 1
-        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
-
-        # Ẑ_i = Σ_k (x_ik / scale_k) W_k;  Z = σ(Ẑ + b1 − u W)
-        for i in range(bs):
-            r = order[start + i]
-            zrow = &Z[i * hidden]
-            for j in range(hidden):
-                zrow[j] = 0
-            for p in range(indptr[r], indptr[r + 1]):
-                k = indices[p]
-                inv = sd.inv_scale[k] if sd.on else 1.0
-                _axpy(zrow, <floating> (data[p] * inv), &W[k * hidden], hidden)
+    with nogil:
         if SB.centred:
-            for j in range(hidden):
-                b1_raw[j] = <floating> (b1[j] - sd.offset[j])
-            _sigmoid_bias(Z, b1_raw, bs, hidden)
-        else:
-            _sigmoid_bias(Z, b1, bs, hidden)
+            _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, 0.0, 0, m, 0, False)
+            b1u = b1_raw
+        start = 0
+        while start < n_order:
+            bs = min(batch_size, n_order - start)
+            st.t += 1
+            eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
 
-        _output_layer(Z, &order[start], y, sw, P, B, bs, &total)
-
-        # G = Xbᵀ Δ1 on the batch's columns
-        n_touched = 0
-        for i in range(bs):
-            r = order[start + i]
-            for p in range(indptr[r], indptr[r + 1]):
-                k = indices[p]
-                s = SB.slot[k]
-                if s < 0:
-                    s = n_touched
-                    n_touched += 1
-                    SB.slot[k] = s
-                    SB.touched[s] = k
-                    for j in range(hidden):
-                        G[s * hidden + j] = 0
-                _axpy(&G[s * hidden], data[p], &D1[i * hidden], hidden)
-
-        # the step of W, row by row: ∇W_k = (G_k − mean_k ∇b1) / scale_k (+ α W_k)
-        if SB.every_row:
+            # Ẑ_i = Σ_k (x_ik / scale_k) W_k;  Z = σ(Ẑ + b1 − u W);  the output layer
             if SB.centred:
                 for j in range(hidden):
-                    sd.offset[j] = 0.0
-            for k in range(m):
-                _sparse_gradient_row(g, G, SB.slot[k], B.gb1, sd, SB.centred, k, hidden)
-                _step_row(&W[k * hidden], &vW[k * hidden] if vW != NULL else NULL, g,
-                          hidden, st, eta, mu)
-                if SB.centred:
-                    _add_scaled_row(sd.offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden],
-                                    hidden)
-        else:
-            for s in range(n_touched):
-                k = SB.touched[s]
-                _sparse_gradient_row(g, G, s, B.gb1, sd, False, k, hidden)
-                _step_row(&W[k * hidden], NULL, g, hidden, st, eta, mu)
-        for s in range(n_touched):
-            SB.slot[SB.touched[s]] = -1
+                    b1_raw[j] = <floating> (b1[j] - sd.offset[j])
+            nnz = 0
+            for i in range(bs):
+                nnz += indptr[order[start + i] + 1] - indptr[order[start + i]]
+            T = _team(TH, bs, hidden * (nnz + 2 * c * bs))
+            if T == 1:
+                _sparse_rows(data, indices, indptr, &order[start], y, sw, b1u, P, B, TH, sd,
+                             bs, 0, 1, &total)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _sparse_rows(data, indices, indptr, &order[start], y, sw, b1u, P, B, TH, sd,
+                                 bs, t, T, &total)
+                _reduce_rows(<floating *> B.gV, P, B, TH, T, &total)
 
-        _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
-        start += bs
+            # G = Xbᵀ Δ1 on the batch's columns
+            n_touched = 0
+            for i in range(bs):
+                r = order[start + i]
+                for p in range(indptr[r], indptr[r + 1]):
+                    k = indices[p]
+                    s = SB.slot[k]
+                    if s < 0:
+                        s = n_touched
+                        n_touched += 1
+                        SB.slot[k] = s
+                        SB.touched[s] = k
+                        for j in range(hidden):
+                            G[s * hidden + j] = 0
+                    _axpy(&G[s * hidden], data[p], &D1[i * hidden], hidden)
+
+            # the step of W, row by row: ∇W_k = (G_k − mean_k ∇b1) / scale_k (+ α W_k)
+            if SB.every_row:
+                T = _team(TH, m, 3 * m * hidden)
+                if T == 1:
+                    _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, eta, 0, m, 0, True)
+                else:
+                    for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                        _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, eta, _block(m, t, T),
+                                       _block(m, t + 1, T), t, True)
+                    if SB.centred:
+                        for t in range(1, T):
+                            for j in range(hidden):
+                                sd.offset[j] += TH.offset[t * hidden + j]
+            else:
+                for s in range(n_touched):
+                    k = SB.touched[s]
+                    _sparse_gradient_row(<floating *> TH.grad_rows, G, s, B.gb1, sd, False, k,
+                                         hidden)
+                    _step_row(&W[k * hidden], NULL, <floating *> TH.grad_rows, hidden, st, eta)
+            for s in range(n_touched):
+                SB.slot[SB.touched[s]] = -1
+
+            _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
+            start += bs
     return total
+
+
+cdef void _sparse_rows(const floating[::1] data, const index_t[::1] indices,
+                       const index_t[::1] indptr, const intp_t *rows, const intp_t[::1] y,
+                       const floating *sw, const floating *b1u, Params *P, Buffers *B,
+                       Threads *TH, const Standardizer *sd, Py_ssize_t bs, int t, int T,
+                       double *total) noexcept nogil:
+    """Block t of T of a batch's CSR rows, forward and backward:
+    Ẑ_i = Σ_k (x_ik / scale_k) W_k, Z = σ(Ẑ + b1u), then ``_output_layer``."""
+    cdef Py_ssize_t hidden = P.hidden
+    cdef Py_ssize_t r0 = _block(bs, t, T), r1 = _block(bs, t + 1, T)
+    cdef Py_ssize_t i, j, k, p, r
+    cdef double inv
+    cdef const floating *W = <floating *> P.W
+    cdef floating *Z = <floating *> B.Z
+    cdef floating *zrow
+    for i in range(r0, r1):
+        r = rows[i]
+        zrow = &Z[i * hidden]
+        for j in range(hidden):
+            zrow[j] = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            k = indices[p]
+            inv = sd.inv_scale[k] if sd.on else 1.0
+            _axpy(zrow, <floating> (data[p] * inv), &W[k * hidden], hidden)
+    _sigmoid_bias(&Z[r0 * hidden], b1u, r1 - r0, hidden)
+    _output_layer(Z, rows, y, sw, P, B, TH, r0, r1, bs, t, total)
+
+
+cdef void _sparse_W_rows(floating *W, Params *P, Velocities *vel, Buffers *B,
+                         SparseBuffers *SB, const Steps *st, Standardizer *sd,
+                         Threads *TH, double eta, Py_ssize_t k0, Py_ssize_t k1, int t,
+                         bint step) noexcept nogil:
+    """Rows k0..k1-1 of W on thread t: with ``step``, each row's gradient
+    (``_sparse_gradient_row``) and step; with a mean, their part of
+    (mean / scale) W (after the step) into sd.offset (thread 0) or thread t's
+    row of TH.offset. ``W`` is P.W, typed."""
+    cdef Py_ssize_t hidden = P.hidden, k, j
+    cdef floating *vW = <floating *> vel.W
+    cdef floating *g = &(<floating *> TH.grad_rows)[t * hidden]
+    cdef double *offset = sd.offset if t == 0 else &TH.offset[t * hidden]
+    if SB.centred:
+        for j in range(hidden):
+            offset[j] = 0.0
+    for k in range(k0, k1):
+        if step:
+            _sparse_gradient_row(g, <floating *> SB.G, SB.slot[k], B.gb1, sd, SB.centred,
+                                 k, hidden)
+            _step_row(&W[k * hidden], &vW[k * hidden] if vW != NULL else NULL, g, hidden,
+                      st, eta)
+        if SB.centred:
+            _add_scaled_row(offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden], hidden)
 
 
 cdef inline void _sparse_gradient_row(floating *g, const floating *G, Py_ssize_t s,
@@ -569,10 +763,10 @@ cdef inline void _sparse_gradient_row(floating *g, const floating *G, Py_ssize_t
 
 
 cdef inline void _step_row(floating *w, floating *v, const floating *g, Py_ssize_t hidden,
-                           const Steps *st, double eta, floating mu) noexcept nogil:
+                           const Steps *st, double eta) noexcept nogil:
     """One row of W steps with its gradient g (+ α w): plain or with momentum."""
     if st.momentum > 0:
-        _momentum_step(w, v, g, hidden, st.alpha, eta, mu, st.nesterov)
+        _momentum_step(w, v, g, hidden, st.alpha, eta, <floating> st.momentum, st.nesterov)
     else:
         _plain_step(w, g, hidden, st.alpha, eta)
 
@@ -638,8 +832,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
     (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
 
-    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
-    for now.
+    ``n_threads`` (an int >= 1): the threads of the epoch (see the module
+    docstring); 1 is the serial epoch exactly, more give the same result to
+    rounding, the same on every run for a given count.
     """
     n_threads = check_n_threads(n_threads)
     sparse = _is_sparse(X)
@@ -715,6 +910,13 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     gb1 = np.empty(hidden, dtype=np.float64)
     gb2 = np.empty(c, dtype=np.float64)
     qy = np.empty(bs, dtype=np.float64)
+    # the threads' partial sums (row 0 unused: thread 0 sums into the above)
+    loss_parts = np.empty(n_threads)
+    gb1_parts = np.empty((n_threads, hidden))
+    gb2_parts = np.empty((n_threads, c))
+    gV_parts = np.empty((n_threads, hidden, c), dtype=dtype)
+    offset_parts = np.empty((n_threads, hidden))
+    grad_rows = np.empty((n_threads, hidden), dtype=dtype)
 
     cdef Params P = Params(W=_data(W), b1=_data(b1), V=_data(V), b2=_data(b2),
                            m=m, hidden=hidden, c=c)
@@ -725,6 +927,10 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                              gV=_data(gV), gW=_data(gW), rowmax=_data(rowmax),
                              gb1=<double *> _data(gb1), gb2=<double *> _data(gb2),
                              qy=<double *> _data(qy))
+    cdef Threads TH = Threads(n=n_threads, loss=<double *> _data(loss_parts),
+                              gb1=<double *> _data(gb1_parts), gb2=<double *> _data(gb2_parts),
+                              gV=_data(gV_parts), offset=<double *> _data(offset_parts),
+                              grad_rows=_data(grad_rows))
     cdef Steps st = Steps(eta0=float(eta0), power_t=float(power_t), alpha=float(alpha),
                           momentum=momentum, nesterov=bool(nesterov),
                           schedule=schedule_kind(schedule, float(alpha)), t=int(t))
@@ -732,31 +938,32 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef const double[:, ::1] X64
     cdef const float[:, ::1] X32
     cdef Py_ssize_t bs_c = bs
-    cdef double total
+    cdef double total = 0.0
     cdef const double[::1] data64
     cdef const float[::1] data32
-    if sparse and dtype == np.float64:
-        data64 = data
-        total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P, &vel,
-                            &B, &st, &sd, bs_c, mean is not None)
-    elif sparse:
-        data32 = data
-        total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P, &vel,
-                            &B, &st, &sd, bs_c, mean is not None)
-    elif dtype == np.float64:
-        X64 = X
-        with nogil:
-            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd, bs_c)
-    else:
-        X32 = X
-        with nogil:
-            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd, bs_c)
+    with _blas_threads_for(n_threads):
+        if sparse and dtype == np.float64:
+            data64 = data
+            total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P,
+                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+        elif sparse:
+            data32 = data
+            total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P,
+                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+        elif dtype == np.float64:
+            X64 = X
+            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd,
+                           &TH, bs_c)
+        else:
+            X32 = X
+            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd,
+                           &TH, bs_c)
     return total / n, st.t
 
 
 cdef double _run_sparse(const floating[::1] data, indices, indptr, const intp_t[::1] y,
                         const intp_t[::1] order, sample_weight, Params *P, Velocities *vel,
-                        Buffers *B, Steps *st, Standardizer *sd, Py_ssize_t bs,
+                        Buffers *B, Steps *st, Standardizer *sd, Threads *TH, Py_ssize_t bs,
                         bint centred) except? -1.0:
     """``_sparse_epoch`` for the CSR's index dtype (int32 or int64)."""
     cdef const int32_t[::1] indices32, indptr32
@@ -764,19 +971,19 @@ cdef double _run_sparse(const floating[::1] data, indices, indptr, const intp_t[
     if indices.dtype == np.int32:
         indices32, indptr32 = indices, indptr
         return _sparse_buffers_and_epoch(data, indices32, indptr32, y, order, sample_weight,
-                                         P, vel, B, st, sd, bs, centred)
+                                         P, vel, B, st, sd, TH, bs, centred)
     indices64, indptr64 = indices, indptr
     return _sparse_buffers_and_epoch(data, indices64, indptr64, y, order, sample_weight,
-                                     P, vel, B, st, sd, bs, centred)
+                                     P, vel, B, st, sd, TH, bs, centred)
 
 
 cdef double _sparse_buffers_and_epoch(
         const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
         const intp_t[::1] y, const intp_t[::1] order, sample_weight, Params *P,
-        Velocities *vel, Buffers *B, Steps *st, Standardizer *sd, Py_ssize_t bs,
+        Velocities *vel, Buffers *B, Steps *st, Standardizer *sd, Threads *TH, Py_ssize_t bs,
         bint centred) except? -1.0:
     """The sparse epoch's own buffers (G holds the most columns one batch
-    reaches, at most m), then ``_sparse_epoch`` without the GIL."""
+    reaches, at most m), then ``_sparse_epoch`` (which releases the GIL)."""
     cdef Py_ssize_t cap
     with nogil:
         cap = min(P.m, max(_largest_batch_nnz(indptr, order, bs), 1))
@@ -784,16 +991,12 @@ cdef double _sparse_buffers_and_epoch(
     G = np.empty((cap, P.hidden), dtype=dtype)
     slot = np.full(P.m, -1, dtype=np.intp)
     touched = np.empty(cap, dtype=np.intp)
-    grad_row = np.empty(P.hidden, dtype=dtype)
     cdef SparseBuffers SB = SparseBuffers(
         G=_data(G), slot=<intp_t *> _data(slot), touched=<intp_t *> _data(touched),
-        grad_row=_data(grad_row), centred=centred,
+        centred=centred,
         every_row=st.momentum > 0 or st.alpha != 0 or centred)
     cdef const floating *sw = <const floating *> _data(sample_weight)
-    cdef double total
-    with nogil:
-        total = _sparse_epoch(data, indices, indptr, y, order, sw, P, vel, B, &SB, st, sd, bs)
-    return total
+    return _sparse_epoch(data, indices, indptr, y, order, sw, P, vel, B, &SB, st, sd, TH, bs)
 
 
 cdef void *_data(object a) noexcept:
@@ -808,6 +1011,32 @@ def _is_sparse(X):
     imported here: X cannot be one unless the caller imported it)."""
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and sparse.issparse(X)
+
+
+def _blas_threads_for(n_threads):
+    """The context an epoch of ``n_threads`` runs in. With more than one,
+    each thread calls BLAS on its own block, so BLAS itself must run one
+    thread per call (else n_threads × BLAS's threads share the cores):
+    threadpoolctl's limit of scipy's BLAS to 1 thread, where threadpoolctl
+    is installed, for the epoch's duration (it is process-wide: other
+    threads' BLAS calls meanwhile are limited too). One thread leaves BLAS
+    as it is, as before n_threads existed."""
+    global _blas_controller
+    if n_threads == 1:
+        return contextlib.nullcontext()
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController()
+    if _blas_controller is False:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+_blas_controller = None      # a threadpoolctl.ThreadpoolController, False without it
 
 
 def _check_dense_X(X):

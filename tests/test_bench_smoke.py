@@ -249,3 +249,15 @@ def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
     np.testing.assert_allclose(d, q @ V.T, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gV, z.T @ q, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gW, Xb.T @ d, rtol=rtol, atol=rtol)
+
+
+def test_network_threads_quick_mode_runs(runner, capsys):
+    """bench/network_threads.py --quick: both settings time on 1 and 2
+    threads and print their row (no timing asserted)."""
+    from bench import network_threads
+
+    ratios = network_threads.main(["--quick"])
+    assert set(ratios) == set(network_threads.SETTINGS)
+    assert all(r > 0 for r in ratios.values())
+    out = capsys.readouterr().out
+    assert "| bench |" in out and "| default |" in out
