@@ -65,6 +65,7 @@ or dtype raises TypeError; a wrong shape, layout or index range ValueError.
 """
 import contextlib
 import sys
+import threading
 
 import numpy as np
 
@@ -1017,26 +1018,47 @@ def _blas_threads_for(n_threads):
     """The context an epoch of ``n_threads`` runs in. With more than one,
     each thread calls BLAS on its own block, so BLAS itself must run one
     thread per call (else n_threads × BLAS's threads share the cores):
-    threadpoolctl's limit of scipy's BLAS to 1 thread, where threadpoolctl
-    is installed, for the epoch's duration (it is process-wide: other
-    threads' BLAS calls meanwhile are limited too). One thread leaves BLAS
-    as it is, as before n_threads existed."""
-    global _blas_controller
-    if n_threads == 1:
+    threadpoolctl's limit of the loaded BLAS to 1 thread, where threadpoolctl
+    is installed, while any such epoch runs (the setting is process-wide:
+    other threads' BLAS calls meanwhile are limited too; concurrent epochs
+    share one limit, lifted when the last ends). One thread leaves BLAS as
+    it is, as before n_threads existed."""
+    if n_threads == 1 or _blas_controller() is None:
         return contextlib.nullcontext()
-    if _blas_controller is None:
+    return _one_blas_thread()
+
+
+_blas = {"controller": None, "users": 0, "limiter": None}
+_blas_lock = threading.Lock()
+
+
+def _blas_controller():
+    """A threadpoolctl.ThreadpoolController (made once), None without
+    threadpoolctl."""
+    if _blas["controller"] is None:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
-            _blas_controller = False
+            _blas["controller"] = False
         else:
-            _blas_controller = ThreadpoolController()
-    if _blas_controller is False:
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=1, user_api="blas")
+            _blas["controller"] = ThreadpoolController()
+    return _blas["controller"] or None
 
 
-_blas_controller = None      # a threadpoolctl.ThreadpoolController, False without it
+@contextlib.contextmanager
+def _one_blas_thread():
+    with _blas_lock:
+        if _blas["users"] == 0:
+            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limiter"].restore_original_limits()
+                _blas["limiter"] = None
 
 
 def _check_dense_X(X):

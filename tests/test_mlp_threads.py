@@ -7,12 +7,14 @@
   the full batch; both equal the NumPy reference;
 * a repeat with the same thread count is bit for bit the same;
 * the estimator with n_jobs=2 fits the n_jobs=1 model to rounding;
-* BLAS's thread setting is the same after a threaded epoch as before.
+* BLAS's thread setting is the same after threaded epochs (also
+  concurrent ones) as before.
 
 The problem is large enough (256 features, 64 hidden units) that every
 part of a batch runs on more than one thread. Without OpenMP the kernel
 runs the same blocks one after another, so these hold there too.
 """
+import threading
 import warnings
 
 import numpy as np
@@ -104,12 +106,31 @@ def test_estimator_n_jobs_two_fits_the_n_jobs_one_model(sparse):
     np.testing.assert_array_equal(fits[1].predict(X), fits[0].predict(X))
 
 
-def test_blas_threads_are_restored_after_a_threaded_epoch():
+def _blas_threads(threadpoolctl):
+    return [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"]
+
+
+def test_blas_threads_are_restored_after_threaded_epochs():
+    """One threaded epoch, then several at once from Python threads (their
+    BLAS limits overlap): BLAS's thread counts end as they began."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    before = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
-              if i["user_api"] == "blas"]
+    before = _blas_threads(threadpoolctl)
     X, y, params, _, _ = problem(np.float64, False)
-    epochs(fast, X, y, params, np.arange(len(y), dtype=np.intp), 2, eta0=0.1, batch_size=32)
-    after = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
-             if i["user_api"] == "blas"]
-    assert after == before
+    order = np.arange(len(y), dtype=np.intp)
+    single = epochs(fast, X, y, params, order, 2, eta0=0.1, batch_size=32)
+    assert _blas_threads(threadpoolctl) == before
+    results = [None] * 4
+
+    def work(i):
+        results[i] = epochs(fast, X, y, params, order, 2, n_epochs=3 if i % 2 else 2,
+                            eta0=0.1, batch_size=32)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert _blas_threads(threadpoolctl) == before
+    assert_identical(results[0], single)
+    assert_identical(results[2], single)
