@@ -102,9 +102,16 @@ default="constant"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
     n_jobs : int or None, default=1
         Threads of one fit (the compiled kernels; the NumPy reference does
-        not use it): 1, None or -1 (every core), or k > 1. The kernels take
-        the thread count but run on one thread for now, so every value
-        trains exactly as 1.
+        not use it): 1 is the serial algorithm, exactly; None or -1 every
+        core; k > 1 k threads. Full batch (``batch_size=None``): the gradient
+        is summed over row chunks, one per thread, added in a fixed order:
+        the same on every run for a fixed n_jobs, equal to n_jobs=1 to
+        rounding. Per sample (``batch_size=1``): lock-free parallel SGD
+        (Hogwild!), each thread stepping through its own slice of the
+        shuffled order and adding its steps into the shared weights, so
+        results vary from run to run (docs/math.md, "Threads"). Minibatches
+        of other sizes, and sparse X, train on one thread. Without OpenMP
+        in the build, every value trains as 1 (a SerialFallbackWarning, once).
 """
 
 _COMMON_ATTRS = """
