@@ -7,9 +7,7 @@ against the goal:
 
 * full-batch SoftmaxRegression fit (``batch_size=None``, 10 classes, a few
   epochs): goal <= 0.6;
-* MLPClassifier epoch (one epoch, ``batch_size=32``): goal <= 0.7 (it
-  scales only once the network kernel runs threads: until then the ratio
-  is about 1, reported as it is);
+* MLPClassifier epoch (one epoch, ``batch_size=32``): goal <= 0.7;
 * per-sample Perceptron and LogisticRegression epochs (``batch_size=1``), on
   dense rows and on sparse (CSR) rows: goal <= 0.75, with the held-out
   accuracy of both n_jobs (goal: within 0.01). The sparse rows scale only

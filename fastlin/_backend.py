@@ -8,9 +8,9 @@ are not built.
 
 A sparse X (a scipy CSR matrix or array) has its own compiled linear module,
 ``fastlin._sparse_fast``, with the same functions again: ``get_backend(name,
-kind, sparse=True)`` picks it. The reference's modules take CSR input as they
-are (scipy's sparse products). The network has no compiled sparse path: its
-sparse input trains on the reference only (``backend="numpy"``).
+kind, sparse=True)`` picks it. The network's kernel ``fastlin._mlp_fast``
+takes CSR rows itself. The reference's modules take CSR input as they are
+(scipy's sparse products).
 """
 import importlib
 
@@ -23,7 +23,7 @@ BACKENDS = tuple(MODULES)
 
 #: backend -> {model kind -> module} for a sparse (CSR) X; None: not available
 SPARSE_MODULES = {
-    "cython": {"linear": "fastlin._sparse_fast", "network": None},
+    "cython": {"linear": "fastlin._sparse_fast", "network": "fastlin._mlp_fast"},
     "numpy": MODULES["numpy"],
 }
 

@@ -20,8 +20,8 @@ buffer, read in place when the batch is a run of consecutive rows):
                                   into it: W ← (1 − ηα) W − η Xbᵀ Δ1
 
 Every work buffer is allocated once per call; the whole epoch runs in one
-``with nogil:`` block (``_epoch``, which reads the parameters, velocities,
-buffers and step settings from four structs), the products through scipy's
+``with nogil:`` block (in ``_epoch``, which reads the parameters,
+velocities, buffers, step settings and threads' buffers from structs), the products through scipy's
 BLAS (cython_blas). Bias gradients and the loss are accumulated in float64.
 
 The gather of a batch's rows and the three sweeps — σ(Ẑ + b1) and
@@ -30,22 +30,56 @@ are small C functions in ``fastlin/_simd.h`` that the compiler vectorises. The
 two sweeps that evaluate exponentials use a polynomial (accurate to 2e-16 in
 float64, 1e-7 in float32), not a libm call per element.
 
+A scipy.sparse CSR X (``_sparse_epoch``) runs the same batches and the same
+second layer; its first layer's products come from the nonzeros of the
+batch's rows (data, indices, indptr read in place, int32 or int64 indices,
+unsorted indices and explicit zeros fine): Ẑ = Xb W and Xbᵀ Δ1 cost
+O(nnz · hidden), Xbᵀ Δ1 is kept only for the columns the batch reaches,
+and nothing of size batch × m is formed. Standardization divides each
+nonzero by its column's scale and keeps the centring as the rank-one terms
+(mean / scale) W in b1 and − mean ⊗ ∇b1 in ∇W.
+
+Threads (``n_threads`` > 1, OpenMP): each batch runs in parts, each split
+into contiguous blocks, one per thread, that do not depend on the
+scheduling: the forward and backward passes by the batch's rows (each
+thread's gemms on its rows; its ∇b1, ∇b2, ∇V and loss into its own buffers,
+reduced in thread order), W's gradient and step by W's rows (each thread's
+gemm writes its rows of ∇W, no reduction; with standardization its rows of
+W / scale for the next batch follow); V, b1 and b2 step on the calling
+thread. A CSR's Xbᵀ Δ1 is summed on the calling
+thread. A part smaller than ``WORK_PER_THREAD`` per thread (a per-sample
+batch's forward pass, a small layer) runs on fewer threads. So a fixed
+``n_threads`` gives the same result every run, another count the same to
+rounding, and ``n_threads=1`` is the serial algorithm exactly (it enters no
+OpenMP region). The threads call BLAS concurrently, each on its block:
+during such an epoch scipy's BLAS is limited to one thread per call
+through threadpoolctl where it is installed (``_blas_threads_for``);
+``n_threads=1`` leaves BLAS's own threading as it is.
+
 Arguments are checked, never converted (the linear kernel's rule): X is a
-C-contiguous float32 or float64 ndarray (read-only is fine); the parameters,
+C-contiguous float32 or float64 ndarray (read-only is fine) or a CSR
+(structure checked by ``fastlin._sparse_fast``'s check); the parameters,
 the velocities and ``sample_weight`` are ndarrays of exactly X's dtype;
 ``y`` and ``order`` are 1-D C-contiguous ndarrays of dtype intp. A wrong type
 or dtype raises TypeError; a wrong shape, layout or index range ValueError.
 """
+import contextlib
+import sys
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.math cimport log
+from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport gemm
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
 from ._parallel import check_n_threads
+from ._sparse_fast import _csr_parts
 from ._schedule cimport eta_t, schedule_kind
 
 cnp.import_array()
@@ -202,170 +236,553 @@ cdef inline void _momentum_step(floating *theta, floating *v, const floating *gr
             theta[i] += v[i]
 
 
-cdef void _raw_first_layer(const floating *W, const floating *b1, Standardizer *sd,
-                           Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
-    """The first layer of the standardized network as a layer on the raw rows,
-    Z W + b1 = X W_raw + b1_raw:  W_raw = W / scale (row k by scale_k),
-    b1_raw = b1 − (mean / scale) W."""
+# ---------------------------------------------------------------------------
+# Threads: a batch's rows (the forward and backward passes) and W's rows (its
+# gradient and step) are split into contiguous blocks, one per thread, the
+# same blocks whatever the scheduling; thread t's partial sums are reduced in
+# thread order after each parallel part, so a fixed thread count gives the
+# same result every time. Thread 0 works in the epoch's own buffers, so one
+# thread is the serial algorithm exactly (and enters no OpenMP region).
+# ---------------------------------------------------------------------------
+
+cdef struct Threads:
+    int n                # threads asked for (n_threads)
+    double *loss         # (n,) Σ w CE of thread t's rows (t >= 1)
+    double *gb1          # (n, hidden) thread t's ∇b1 (t >= 1)
+    double *gb2          # (n, c) thread t's ∇b2 (t >= 1)
+    void *gV             # (n, hidden, c) X's dtype: thread t's Zᵀ Δ2 (t >= 1)
+    double *offset       # (n, hidden) thread t's part of (mean / scale) W (t >= 1)
+    void *grad_rows      # (n, hidden) X's dtype: thread t's row of ∇W (sparse X)
+
+
+# A thread takes at least this much work (multiply-adds or element updates)
+# in a part, so that small batches and layers stay on one thread.
+cdef Py_ssize_t WORK_PER_THREAD = 16384
+
+
+cdef inline int _team(const Threads *TH, Py_ssize_t items, Py_ssize_t work) noexcept nogil:
+    """The threads for a part of ``items`` blocks' rows and ``work`` in all:
+    at most n, one per item, WORK_PER_THREAD each."""
+    return <int> max(1, min(<Py_ssize_t> TH.n, items, work // WORK_PER_THREAD))
+
+
+cdef inline Py_ssize_t _block(Py_ssize_t size, Py_ssize_t t, Py_ssize_t T) noexcept nogil:
+    """Where block t of T (contiguous, near-equal) of 0..size-1 starts."""
+    return size * t // T
+
+
+cdef void _raw_first_layer_rows(const floating *W, Standardizer *sd, Py_ssize_t k0,
+                                Py_ssize_t k1, Py_ssize_t hidden,
+                                double *offset) noexcept nogil:
+    """Rows k0..k1-1 of W_raw = W / scale (row k by scale_k), and their part
+    of (mean / scale) W into ``offset``."""
     cdef floating *W_raw = <floating *> sd.W_raw
-    cdef floating *b1_raw = <floating *> sd.b1_raw
     cdef Py_ssize_t k, j
     cdef double v
     for j in range(hidden):
-        sd.offset[j] = 0.0
-    for k in range(m):
+        offset[j] = 0.0
+    for k in range(k0, k1):
         for j in range(hidden):
             v = W[k * hidden + j] * sd.inv_scale[k]
             W_raw[k * hidden + j] = <floating> v
-            sd.offset[j] += sd.mean[k] * v
+            offset[j] += sd.mean[k] * v
+
+
+cdef void _raw_bias(const floating *b1, Standardizer *sd, const Threads *TH, int T,
+                    Py_ssize_t hidden) noexcept nogil:
+    """b1_raw = b1 − (mean / scale) W from the T threads' parts of
+    (mean / scale) W (sd.offset and TH.offset's rows 1..T-1), summed in
+    thread order."""
+    cdef floating *b1_raw = <floating *> sd.b1_raw
+    cdef Py_ssize_t j
+    cdef int t
+    for t in range(1, T):
+        for j in range(hidden):
+            sd.offset[j] += TH.offset[t * hidden + j]
     for j in range(hidden):
         b1_raw[j] = <floating> (b1[j] - sd.offset[j])
 
 
 cdef void _standardized_gradient(floating *gW, const double *gb1, const Standardizer *sd,
-                                 Py_ssize_t m, Py_ssize_t hidden) noexcept nogil:
-    """gW = Xbᵀ Δ1 becomes Zbᵀ Δ1 = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale."""
+                                 Py_ssize_t k0, Py_ssize_t k1,
+                                 Py_ssize_t hidden) noexcept nogil:
+    """Rows k0..k1-1 of gW = Xbᵀ Δ1 become Zbᵀ Δ1 = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale."""
     cdef Py_ssize_t k, j
-    for k in range(m):
+    for k in range(k0, k1):
         for j in range(hidden):
             gW[k * hidden + j] = <floating> (
                 (gW[k * hidden + j] - sd.mean[k] * gb1[j]) * sd.inv_scale[k])
 
 
+cdef void _output_layer(const floating *Z, const intp_t *rows, const intp_t[::1] y,
+                        const floating *sw, Params *P, Buffers *B, Threads *TH,
+                        Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t bs, int t,
+                        double *total) noexcept nogil:
+    """From Z = σ(Ẑ + b1) of the batch's rows r0..r1-1 (of bs; ``rows``
+    their sample indices) to the gradients of everything but W: Q̂, the
+    loss, Δ2 and Δ1 of the rows (in B.Q, B.D1), their sums ∇b2, ∇b1 and
+    ∇V = Zᵀ Δ2, all with V before its update, into thread t's partial sums
+    (B.gb2, B.gb1, B.gV and ``total`` for thread 0, TH's rows t otherwise).
+    Dense and sparse X share it."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, nr = r1 - r0
+    cdef Py_ssize_t i, k, idx, yi
+    cdef double wi, scale, mx, s
+    cdef floating *row
+    cdef const floating *V = <floating *> P.V
+    cdef const floating *b2 = <floating *> P.b2
+    cdef floating *Q = <floating *> B.Q
+    cdef floating *D1 = <floating *> B.D1
+    cdef floating *rowmax = <floating *> B.rowmax
+    cdef double *gb1 = B.gb1
+    cdef double *gb2 = B.gb2
+    cdef floating *gV = <floating *> B.gV
+    cdef double *loss = total
+    if t > 0:
+        gb1 = &TH.gb1[t * hidden]
+        gb2 = &TH.gb2[t * c]
+        gV = &(<floating *> TH.gV)[t * hidden * c]
+        loss = &TH.loss[t]
+        loss[0] = 0.0
+
+    # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
+    # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
+    gemm(False, False, nr, c, hidden, 1, &Z[r0 * hidden], hidden, V, c, 0, &Q[r0 * c], c)
+    for i in range(r0, r1):
+        row = &Q[i * c]
+        mx = row[0] + b2[0]
+        for k in range(c):
+            row[k] += b2[k]
+            if row[k] > mx:            # a NaN never wins: it propagates below
+                mx = row[k]
+        rowmax[i] = <floating> mx
+        B.qy[i] = row[y[rows[i]]]
+    _exp_shifted(&Q[r0 * c], &rowmax[r0], nr, c)     # Q = e^(Q̂ − max), one sweep
+    for k in range(c):
+        gb2[k] = 0
+    for i in range(r0, r1):
+        idx = rows[i]
+        yi = y[idx]
+        wi = sw[idx] if sw != NULL else 1.0
+        row = &Q[i * c]
+        s = 0
+        for k in range(c):
+            s += row[k]
+        loss[0] += wi * ((rowmax[i] - B.qy[i]) + log(s))
+        scale = wi / bs
+        for k in range(c):
+            row[k] = (row[k] / s - (k == yi)) * scale
+            gb2[k] += row[k]
+
+    # Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z);  ∇b1 = Σ Δ1   (V before its update)
+    gemm(False, True, nr, hidden, c, 1, &Q[r0 * c], c, V, c, 0, &D1[r0 * hidden], hidden)
+    _sigmoid_backward(&D1[r0 * hidden], &Z[r0 * hidden], gb1, nr, hidden)
+
+    # ∇V = Zᵀ Δ2 (+ α V in the update)
+    gemm(True, False, hidden, c, nr, 1, &Z[r0 * hidden], hidden, &Q[r0 * c], c, 0, gV, c)
+
+
+cdef void _reduce_rows(floating *gV, Params *P, Buffers *B, Threads *TH, int T,
+                       double *total) noexcept nogil:
+    """Threads 1..T-1's partial sums into thread 0's, in thread order (``gV``
+    is B.gV, typed)."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, j, k
+    cdef const floating *part
+    cdef int t
+    for t in range(1, T):
+        total[0] += TH.loss[t]
+        for j in range(hidden):
+            B.gb1[j] += TH.gb1[t * hidden + j]
+        for k in range(c):
+            B.gb2[k] += TH.gb2[t * c + k]
+        part = &(<floating *> TH.gV)[t * hidden * c]
+        for k in range(hidden * c):
+            gV[k] += part[k]
+
+
+cdef void _step_output_layer(floating *V, Params *P, Velocities *vel, Buffers *B,
+                             Steps *st, double eta) noexcept nogil:
+    """The step of V (P.V, typed), b1 and b2 from B.gV, B.gb1, B.gb2."""
+    cdef Py_ssize_t hidden = P.hidden, c = P.c, j, k
+    cdef floating mu = <floating> st.momentum, g
+    cdef floating *b1 = <floating *> P.b1
+    cdef floating *b2 = <floating *> P.b2
+    cdef floating *vb1 = <floating *> vel.b1
+    cdef floating *vb2 = <floating *> vel.b2
+    if st.momentum > 0:
+        _momentum_step(V, <floating *> vel.V, <floating *> B.gV, hidden * c, st.alpha, eta,
+                       mu, st.nesterov)
+        for j in range(hidden):
+            g = <floating> B.gb1[j]
+            vb1[j] = mu * vb1[j] - <floating> eta * g
+            b1[j] += (mu * vb1[j] - <floating> eta * g) if st.nesterov else vb1[j]
+        for k in range(c):
+            g = <floating> B.gb2[k]
+            vb2[k] = mu * vb2[k] - <floating> eta * g
+            b2[k] += (mu * vb2[k] - <floating> eta * g) if st.nesterov else vb2[k]
+    else:
+        _plain_step(V, <floating *> B.gV, hidden * c, st.alpha, eta)
+        for j in range(hidden):
+            b1[j] -= <floating> eta * <floating> B.gb1[j]
+        for k in range(c):
+            b2[k] -= <floating> eta * <floating> B.gb2[k]
+
+
+cdef void _dense_rows(const floating *X0, const floating *xb, const intp_t *rows,
+                      const intp_t[::1] y, const floating *sw, const floating *W1,
+                      const floating *b1u, Params *P, Buffers *B, Threads *TH,
+                      Py_ssize_t bs, int t, int T, double *total) noexcept nogil:
+    """Block t of T of a batch's rows, forward and backward: the rows of Xb
+    (``xb``: B.Xb, gathered here from X's data X0 by ``rows``, or X's own
+    rows when X0 is NULL), Ẑ = Xb W1, Z = σ(Ẑ + b1u), then ``_output_layer``."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden
+    cdef Py_ssize_t r0 = _block(bs, t, T), r1 = _block(bs, t + 1, T)
+    cdef floating *Z = <floating *> B.Z
+    if X0 != NULL:
+        fastlin_gather_rows(<char *> &(<floating *> B.Xb)[r0 * m], <const char *> X0,
+                            &rows[r0], r1 - r0, m * sizeof(floating))
+    gemm(False, False, r1 - r0, hidden, m, 1, &xb[r0 * m], m, W1, hidden, 0,
+         &Z[r0 * hidden], hidden)
+    _sigmoid_bias(&Z[r0 * hidden], b1u, r1 - r0, hidden)
+    _output_layer(Z, rows, y, sw, P, B, TH, r0, r1, bs, t, total)
+
+
+cdef void _dense_W_step(const floating *xb, Params *P, Velocities *vel, Buffers *B,
+                        Steps *st, Standardizer *sd, const Threads *TH, double eta,
+                        Py_ssize_t bs, Py_ssize_t k0, Py_ssize_t k1, int t) noexcept nogil:
+    """Rows k0..k1-1 of W step (on thread t): ∇W = Xbᵀ Δ1 (Zbᵀ Δ1 with sd.on)
+    + α W. Without momentum and standardization the step is folded into the
+    gemm: W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1. With sd.on the
+    rows of W_raw for the next batch follow, from the updated rows."""
+    cdef Py_ssize_t hidden = P.hidden, m = P.m, rows = k1 - k0
+    cdef floating *W = &(<floating *> P.W)[k0 * hidden]
+    cdef floating *gW = &(<floating *> B.gW)[k0 * hidden] if B.gW != NULL else NULL
+    cdef floating decay
+    if rows == 0:
+        return
+    if st.momentum > 0:
+        gemm(True, False, rows, hidden, bs, 1, &xb[k0], m, <floating *> B.D1, hidden,
+             0, gW, hidden)
+        if sd.on:
+            _standardized_gradient(<floating *> B.gW, B.gb1, sd, k0, k1, hidden)
+        _momentum_step(W, &(<floating *> vel.W)[k0 * hidden], gW, rows * hidden, st.alpha,
+                       eta, <floating> st.momentum, st.nesterov)
+    elif sd.on:
+        gemm(True, False, rows, hidden, bs, 1, &xb[k0], m, <floating *> B.D1, hidden,
+             0, gW, hidden)
+        _standardized_gradient(<floating *> B.gW, B.gb1, sd, k0, k1, hidden)
+        _plain_step(W, gW, rows * hidden, st.alpha, eta)
+    else:
+        decay = <floating> (1 - eta * st.alpha)
+        gemm(True, False, rows, hidden, bs, <floating> -eta, &xb[k0], m,
+             <floating *> B.D1, hidden, decay, W, hidden)
+    if sd.on:
+        _raw_first_layer_rows(<floating *> P.W, sd, k0, k1, hidden,
+                              sd.offset if t == 0 else &TH.offset[t * hidden])
+
+
 cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[::1] order,
                    const floating *sw, Params *P, Velocities *vel, Buffers *B, Steps *st,
-                   Standardizer *sd, Py_ssize_t batch_size) noexcept nogil:
+                   Standardizer *sd, Threads *TH, Py_ssize_t batch_size) noexcept:
     """One step per run of ``batch_size`` entries of ``order`` (arguments
     checked by ``sgd_epoch``; ``sw`` NULL when unweighted): updates P (and vel
     with momentum), advances st.t; returns Σ_i w_i CE_i. With sd.on the rows
-    are standardized through the first layer's algebra (``_raw_first_layer``,
-    ``_standardized_gradient``); B.gW is then allocated also without momentum."""
+    are standardized through the first layer's algebra (``_raw_first_layer_rows``,
+    ``_raw_bias``, ``_standardized_gradient``); B.gW is then allocated also without momentum.
+    Each batch runs in two parts on up to TH.n threads (see Threads): the
+    forward and backward passes by the batch's rows (``_dense_rows``), W's
+    gradient and step (and the next W_raw) by W's rows (``_dense_W_step``);
+    V, b1 and b2 step on the calling thread."""
     cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef Py_ssize_t start, bs, i, j, k, idx, yi
-    cdef bint contiguous
+    cdef Py_ssize_t start, bs, k, t
+    cdef int T
+    cdef const floating *X0
     cdef const floating *xb
-    cdef double eta, total = 0.0, wi, scale, mx, s
-    cdef floating decay, mu = <floating> st.momentum, g
-    cdef floating *row
-    # the structs' arrays, in X's dtype
+    cdef const floating *W1
+    cdef const floating *b1u
+    cdef double eta, total = 0.0
+
+    with nogil:
+        # the first layer of the standardized network as a layer of the raw
+        # rows, W_raw = W / scale (row k by scale_k), b1_raw = b1 − (mean / scale) W;
+        # then after each W step, from the updated rows (``_dense_W_step``)
+        W1, b1u = <floating *> P.W, <floating *> P.b1
+        if sd.on:
+            W1, b1u = <floating *> sd.W_raw, <floating *> sd.b1_raw
+            T = _team(TH, m, 2 * m * hidden)
+            if T == 1:
+                _raw_first_layer_rows(<floating *> P.W, sd, 0, m, hidden, sd.offset)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _raw_first_layer_rows(<floating *> P.W, sd, _block(m, t, T),
+                                          _block(m, t + 1, T), hidden,
+                                          sd.offset if t == 0 else &TH.offset[t * hidden])
+            _raw_bias(<floating *> P.b1, sd, TH, T, hidden)
+        start = 0
+        while start < n_order:
+            bs = min(batch_size, n_order - start)
+            st.t += 1
+            eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
+
+            # Xb = X[order[start:start + bs]] (read in place when consecutive)
+            X0 = NULL
+            for k in range(1, bs):
+                if order[start + k] != order[start] + k:
+                    X0 = &X[0, 0]
+                    break
+            xb = <const floating *> B.Xb if X0 != NULL else &X[order[start], 0]
+
+            # Ẑ = Xb W1;  Z = σ(Ẑ + b1u)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
+            T = _team(TH, bs, bs * hidden * (m + 2 * c))
+            if T == 1:
+                _dense_rows(X0, xb, &order[start], y, sw, W1, b1u, P, B, TH, bs, 0, 1, &total)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _dense_rows(X0, xb, &order[start], y, sw, W1, b1u, P, B, TH, bs, t, T,
+                                &total)
+                _reduce_rows(<floating *> B.gV, P, B, TH, T, &total)
+
+            T = _team(TH, m, m * hidden * (bs + 5))
+            if T == 1:
+                _dense_W_step(xb, P, vel, B, st, sd, TH, eta, bs, 0, m, 0)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _dense_W_step(xb, P, vel, B, st, sd, TH, eta, bs, _block(m, t, T),
+                                  _block(m, t + 1, T), t)
+            _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
+            if sd.on:
+                _raw_bias(<floating *> P.b1, sd, TH, T, hidden)
+            start += bs
+    return total
+
+
+# ---------------------------------------------------------------------------
+# The epoch on CSR rows
+# ---------------------------------------------------------------------------
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+
+cdef struct SparseBuffers:
+    # the rows of ∇W that a batch's nonzeros reach, compactly: column k of X
+    # (row k of W) is row slot[k] of G, touched[s] the column of G's row s
+    void *G              # (cap, hidden) X's dtype: Xbᵀ Δ1 on the batch's columns
+    intp_t *slot         # (m,) -1 for a column outside the batch (so between batches)
+    intp_t *touched      # (cap,)
+    bint centred         # a mean was given: ∇W has the dense term − mean ⊗ ∇b1
+    bint every_row       # every row of W steps each batch (momentum, α or centring)
+
+
+cdef inline void _axpy(floating *y, floating a, const floating *x,
+                       Py_ssize_t size) noexcept nogil:
+    """y ← y + a x."""
+    cdef Py_ssize_t j
+    for j in range(size):
+        y[j] += a * x[j]
+
+
+cdef inline void _add_scaled_row(double *acc, double a, const floating *x,
+                                 Py_ssize_t size) noexcept nogil:
+    """acc ← acc + a x in float64."""
+    cdef Py_ssize_t j
+    for j in range(size):
+        acc[j] += a * x[j]
+
+
+cdef double _sparse_epoch(const floating[::1] data, const index_t[::1] indices,
+                          const index_t[::1] indptr, const intp_t[::1] y,
+                          const intp_t[::1] order, const floating *sw, Params *P,
+                          Velocities *vel, Buffers *B, SparseBuffers *SB, Steps *st,
+                          Standardizer *sd, Threads *TH, Py_ssize_t batch_size) noexcept:
+    """``_epoch`` on the CSR rows of X (data, indices, indptr): the same
+    batches, steps and second layer; the first layer's products from the
+    nonzeros. Per batch, with u = mean / scale (0 and 1 when not given):
+
+        Ẑ_i = Σ_(k in row i) (x_ik / scale_k) W_k + b1 − u W        O(nnz · hidden)
+        G   = Xbᵀ Δ1 on the batch's columns only (SB.G)             O(nnz · hidden)
+        ∇W_k = (G_k − mean_k ∇b1) / scale_k  (G_k = 0 off the batch)
+
+    With momentum, an L2 penalty or a mean, every row of W changes every
+    step (the velocity, the shrinkage and the rank-one centring term reach
+    all of them), so the step is one pass over W (and its velocity) as in
+    the dense kernel, which also sums u W for the next batch; G is never
+    dense, and the pass reads it only for the batch's columns. Without any
+    of the three only the batch's rows of W step. On TH.n threads the
+    forward and backward passes split the batch's rows and the pass over W
+    splits W's rows (see Threads); G is summed on the calling thread."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
+    cdef Py_ssize_t n_order = order.shape[0]
+    cdef Py_ssize_t start, bs, i, j, k, p, s, r, n_touched, nnz, t
+    cdef int T
+    cdef double eta, total = 0.0
     cdef floating *W = <floating *> P.W
     cdef floating *b1 = <floating *> P.b1
-    cdef floating *V = <floating *> P.V
-    cdef floating *b2 = <floating *> P.b2
-    cdef floating *vW = <floating *> vel.W
-    cdef floating *vb1 = <floating *> vel.b1
-    cdef floating *vV = <floating *> vel.V
-    cdef floating *vb2 = <floating *> vel.b2
-    cdef floating *Z = <floating *> B.Z
-    cdef floating *Q = <floating *> B.Q
     cdef floating *D1 = <floating *> B.D1
-    cdef floating *gV = <floating *> B.gV
-    cdef floating *gW = <floating *> B.gW
-    cdef floating *rowmax = <floating *> B.rowmax
+    cdef floating *G = <floating *> SB.G
+    cdef floating *b1_raw = <floating *> sd.b1_raw
+    cdef const floating *b1u = b1
 
-    start = 0
-    while start < n_order:
-        bs = min(batch_size, n_order - start)
-        st.t += 1
-        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
+    with nogil:
+        if SB.centred:
+            _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, 0.0, 0, m, 0, False)
+            b1u = b1_raw
+        start = 0
+        while start < n_order:
+            bs = min(batch_size, n_order - start)
+            st.t += 1
+            eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t)
 
-        # Xb = X[order[start:start + bs]] (read in place when consecutive)
-        contiguous = True
-        for k in range(1, bs):
-            if order[start + k] != order[start] + k:
-                contiguous = False
-                break
-        if contiguous:
-            xb = &X[order[start], 0]
-        else:
-            fastlin_gather_rows(<char *> B.Xb, <const char *> &X[0, 0], &order[start],
-                                bs, m * sizeof(floating))
-            xb = <const floating *> B.Xb
+            # Ẑ_i = Σ_k (x_ik / scale_k) W_k;  Z = σ(Ẑ + b1 − u W);  the output layer
+            if SB.centred:
+                for j in range(hidden):
+                    b1_raw[j] = <floating> (b1[j] - sd.offset[j])
+            nnz = 0
+            for i in range(bs):
+                nnz += indptr[order[start + i] + 1] - indptr[order[start + i]]
+            T = _team(TH, bs, hidden * (nnz + 2 * c * bs))
+            if T == 1:
+                _sparse_rows(data, indices, indptr, &order[start], y, sw, b1u, P, B, TH, sd,
+                             bs, 0, 1, &total)
+            else:
+                for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                    _sparse_rows(data, indices, indptr, &order[start], y, sw, b1u, P, B, TH, sd,
+                                 bs, t, T, &total)
+                _reduce_rows(<floating *> B.gV, P, B, TH, T, &total)
 
-        # Ẑ = Xb W;  Z = σ(Ẑ + b1)   (Zb W + b1 = Xb W_raw + b1_raw with sd.on)
-        if sd.on:
-            _raw_first_layer(W, b1, sd, m, hidden)
-            gemm(False, False, bs, hidden, m, 1, xb, m, <floating *> sd.W_raw, hidden,
-                 0, Z, hidden)
-            _sigmoid_bias(Z, <floating *> sd.b1_raw, bs, hidden)
-        else:
-            gemm(False, False, bs, hidden, m, 1, xb, m, W, hidden, 0, Z, hidden)
-            _sigmoid_bias(Z, b1, bs, hidden)
+            # G = Xbᵀ Δ1 on the batch's columns
+            n_touched = 0
+            for i in range(bs):
+                r = order[start + i]
+                for p in range(indptr[r], indptr[r + 1]):
+                    k = indices[p]
+                    s = SB.slot[k]
+                    if s < 0:
+                        s = n_touched
+                        n_touched += 1
+                        SB.slot[k] = s
+                        SB.touched[s] = k
+                        for j in range(hidden):
+                            G[s * hidden + j] = 0
+                    _axpy(&G[s * hidden], data[p], &D1[i * hidden], hidden)
 
-        # Q̂ = Z V + b2;  CE_i = max + log Σ e^(Q̂ − max) − Q̂_y;
-        # Δ2 = w (softmax(Q̂) − Y) / bs;  ∇b2 = Σ Δ2
-        gemm(False, False, bs, c, hidden, 1, Z, hidden, V, c, 0, Q, c)
-        for i in range(bs):
-            row = &Q[i * c]
-            mx = row[0] + b2[0]
-            for k in range(c):
-                row[k] += b2[k]
-                if row[k] > mx:            # a NaN never wins: it propagates below
-                    mx = row[k]
-            rowmax[i] = <floating> mx
-            B.qy[i] = row[y[order[start + i]]]
-        _exp_shifted(Q, rowmax, bs, c)     # Q = e^(Q̂ − max), one sweep
-        for k in range(c):
-            B.gb2[k] = 0
-        for i in range(bs):
-            idx = order[start + i]
-            yi = y[idx]
-            wi = sw[idx] if sw != NULL else 1.0
-            row = &Q[i * c]
-            s = 0
-            for k in range(c):
-                s += row[k]
-            total += wi * ((rowmax[i] - B.qy[i]) + log(s))
-            scale = wi / bs
-            for k in range(c):
-                row[k] = (row[k] / s - (k == yi)) * scale
-                B.gb2[k] += row[k]
+            # the step of W, row by row: ∇W_k = (G_k − mean_k ∇b1) / scale_k (+ α W_k)
+            if SB.every_row:
+                T = _team(TH, m, 3 * m * hidden)
+                if T == 1:
+                    _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, eta, 0, m, 0, True)
+                else:
+                    for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+                        _sparse_W_rows(W, P, vel, B, SB, st, sd, TH, eta, _block(m, t, T),
+                                       _block(m, t + 1, T), t, True)
+                    if SB.centred:
+                        for t in range(1, T):
+                            for j in range(hidden):
+                                sd.offset[j] += TH.offset[t * hidden + j]
+            else:
+                for s in range(n_touched):
+                    k = SB.touched[s]
+                    _sparse_gradient_row(<floating *> TH.grad_rows, G, s, B.gb1, sd, False, k,
+                                         hidden)
+                    _step_row(&W[k * hidden], NULL, <floating *> TH.grad_rows, hidden, st, eta)
+            for s in range(n_touched):
+                SB.slot[SB.touched[s]] = -1
 
-        # Δ1 = (Δ2 Vᵀ) ⊙ Z ⊙ (1 − Z);  ∇b1 = Σ Δ1   (V before its update)
-        gemm(False, True, bs, hidden, c, 1, Q, c, V, c, 0, D1, hidden)
-        _sigmoid_backward(D1, Z, B.gb1, bs, hidden)
-
-        # ∇V = Zᵀ Δ2 (+ α V in the update)
-        gemm(True, False, hidden, c, bs, 1, Z, hidden, Q, c, 0, gV, c)
-
-        if st.momentum > 0:
-            # ∇W = Xbᵀ Δ1 (+ α W below)
-            gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
-            if sd.on:
-                _standardized_gradient(gW, B.gb1, sd, m, hidden)
-            _momentum_step(W, vW, gW, m * hidden, st.alpha, eta, mu, st.nesterov)
-            _momentum_step(V, vV, gV, hidden * c, st.alpha, eta, mu, st.nesterov)
-            for j in range(hidden):
-                g = <floating> B.gb1[j]
-                vb1[j] = mu * vb1[j] - <floating> eta * g
-                b1[j] += (mu * vb1[j] - <floating> eta * g) if st.nesterov else vb1[j]
-            for k in range(c):
-                g = <floating> B.gb2[k]
-                vb2[k] = mu * vb2[k] - <floating> eta * g
-                b2[k] += (mu * vb2[k] - <floating> eta * g) if st.nesterov else vb2[k]
-        elif sd.on:
-            # ∇W = Zbᵀ Δ1 (+ α W in the update)
-            gemm(True, False, m, hidden, bs, 1, xb, m, D1, hidden, 0, gW, hidden)
-            _standardized_gradient(gW, B.gb1, sd, m, hidden)
-            _plain_step(W, gW, m * hidden, st.alpha, eta)
-            _plain_step(V, gV, hidden * c, st.alpha, eta)
-            for j in range(hidden):
-                b1[j] -= <floating> eta * <floating> B.gb1[j]
-            for k in range(c):
-                b2[k] -= <floating> eta * <floating> B.gb2[k]
-        else:
-            # W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1, in the gemm
-            decay = <floating> (1 - eta * st.alpha)
-            gemm(True, False, m, hidden, bs, <floating> -eta, xb, m, D1, hidden,
-                 decay, W, hidden)
-            _plain_step(V, gV, hidden * c, st.alpha, eta)
-            for j in range(hidden):
-                b1[j] -= <floating> eta * <floating> B.gb1[j]
-            for k in range(c):
-                b2[k] -= <floating> eta * <floating> B.gb2[k]
-        start += bs
+            _step_output_layer(<floating *> P.V, P, vel, B, st, eta)
+            start += bs
     return total
+
+
+cdef void _sparse_rows(const floating[::1] data, const index_t[::1] indices,
+                       const index_t[::1] indptr, const intp_t *rows, const intp_t[::1] y,
+                       const floating *sw, const floating *b1u, Params *P, Buffers *B,
+                       Threads *TH, const Standardizer *sd, Py_ssize_t bs, int t, int T,
+                       double *total) noexcept nogil:
+    """Block t of T of a batch's CSR rows, forward and backward:
+    Ẑ_i = Σ_k (x_ik / scale_k) W_k, Z = σ(Ẑ + b1u), then ``_output_layer``."""
+    cdef Py_ssize_t hidden = P.hidden
+    cdef Py_ssize_t r0 = _block(bs, t, T), r1 = _block(bs, t + 1, T)
+    cdef Py_ssize_t i, j, k, p, r
+    cdef double inv
+    cdef const floating *W = <floating *> P.W
+    cdef floating *Z = <floating *> B.Z
+    cdef floating *zrow
+    for i in range(r0, r1):
+        r = rows[i]
+        zrow = &Z[i * hidden]
+        for j in range(hidden):
+            zrow[j] = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            k = indices[p]
+            inv = sd.inv_scale[k] if sd.on else 1.0
+            _axpy(zrow, <floating> (data[p] * inv), &W[k * hidden], hidden)
+    _sigmoid_bias(&Z[r0 * hidden], b1u, r1 - r0, hidden)
+    _output_layer(Z, rows, y, sw, P, B, TH, r0, r1, bs, t, total)
+
+
+cdef void _sparse_W_rows(floating *W, Params *P, Velocities *vel, Buffers *B,
+                         SparseBuffers *SB, const Steps *st, Standardizer *sd,
+                         Threads *TH, double eta, Py_ssize_t k0, Py_ssize_t k1, int t,
+                         bint step) noexcept nogil:
+    """Rows k0..k1-1 of W on thread t: with ``step``, each row's gradient
+    (``_sparse_gradient_row``) and step; with a mean, their part of
+    (mean / scale) W (after the step) into sd.offset (thread 0) or thread t's
+    row of TH.offset. ``W`` is P.W, typed."""
+    cdef Py_ssize_t hidden = P.hidden, k, j
+    cdef floating *vW = <floating *> vel.W
+    cdef floating *g = &(<floating *> TH.grad_rows)[t * hidden]
+    cdef double *offset = sd.offset if t == 0 else &TH.offset[t * hidden]
+    if SB.centred:
+        for j in range(hidden):
+            offset[j] = 0.0
+    for k in range(k0, k1):
+        if step:
+            _sparse_gradient_row(g, <floating *> SB.G, SB.slot[k], B.gb1, sd, SB.centred,
+                                 k, hidden)
+            _step_row(&W[k * hidden], &vW[k * hidden] if vW != NULL else NULL, g, hidden,
+                      st, eta)
+        if SB.centred:
+            _add_scaled_row(offset, sd.mean[k] * sd.inv_scale[k], &W[k * hidden], hidden)
+
+
+cdef inline void _sparse_gradient_row(floating *g, const floating *G, Py_ssize_t s,
+                                      const double *gb1, const Standardizer *sd,
+                                      bint centred, Py_ssize_t k,
+                                      Py_ssize_t hidden) noexcept nogil:
+    """g = (G_s − mean_k ∇b1) / scale_k, row k of ∇W without the penalty (G_s
+    taken as 0 when s < 0, a column outside the batch)."""
+    cdef Py_ssize_t j
+    cdef double inv = sd.inv_scale[k] if sd.on else 1.0
+    cdef double mk = sd.mean[k] if centred else 0.0
+    if s >= 0:
+        for j in range(hidden):
+            g[j] = <floating> ((G[s * hidden + j] - mk * gb1[j]) * inv)
+    else:
+        for j in range(hidden):
+            g[j] = <floating> (-mk * gb1[j] * inv)
+
+
+cdef inline void _step_row(floating *w, floating *v, const floating *g, Py_ssize_t hidden,
+                           const Steps *st, double eta) noexcept nogil:
+    """One row of W steps with its gradient g (+ α w): plain or with momentum."""
+    if st.momentum > 0:
+        _momentum_step(w, v, g, hidden, st.alpha, eta, <floating> st.momentum, st.nesterov)
+    else:
+        _plain_step(w, g, hidden, st.alpha, eta)
+
+
+cdef Py_ssize_t _largest_batch_nnz(const index_t[::1] indptr, const intp_t[::1] order,
+                                   Py_ssize_t batch_size) noexcept nogil:
+    """The most nonzeros in one batch of ``order``."""
+    cdef Py_ssize_t start = 0, i, count, most = 0
+    while start < order.shape[0]:
+        count = 0
+        for i in range(start, min(start + batch_size, order.shape[0])):
+            count += indptr[order[i] + 1] - indptr[order[i]]
+        most = max(most, count)
+        start += batch_size
+    return most
 
 
 cdef bint _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size) noexcept nogil:
@@ -400,8 +817,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     for θ in ``params = [W, b1, V, b2]`` (C-contiguous, X's dtype, updated in
     place) with velocities ``v`` (same shapes and dtype, updated in place,
     required when momentum > 0). X is C-contiguous float32 or float64
-    (read-only is fine), ``sample_weight`` None or (n,) in X's dtype, ``y``
-    (n,) and ``order`` 1-D intp arrays; nothing is converted (see the module
+    (read-only is fine), or a scipy.sparse CSR matrix or array (float32 or
+    float64 data, int32 or int64 indices and indptr, indices in any order,
+    explicit zeros kept; its structure is checked, never converted or
+    copied); ``sample_weight`` None or (n,) in X's dtype, ``y`` (n,) and
+    ``order`` 1-D intp arrays; nothing is converted (see the module
     docstring).
 
     Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i with each
@@ -413,14 +833,20 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
     (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
 
-    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
-    for now.
+    ``n_threads`` (an int >= 1): the threads of the epoch (see the module
+    docstring); 1 is the serial epoch exactly, more give the same result to
+    rounding, the same on every run for a given count.
     """
-    check_n_threads(n_threads)
-    W, b1, V, b2 = _check_network(X, params)
-    n, m = X.shape
+    n_threads = check_n_threads(n_threads)
+    sparse = _is_sparse(X)
+    if sparse:
+        data, indices, indptr, n, m = _csr_parts(X, params[0] if len(params) == 4 else None)
+        dtype = data.dtype
+    else:
+        _check_dense_X(X)
+        (n, m), dtype = X.shape, X.dtype
+    W, b1, V, b2 = _check_params(params, m, dtype)
     hidden, c = V.shape
-    dtype = X.dtype
     _check_indices("y", y, c, "labels", n)
     _check_indices("order", order, n, "sample indices")
     batch_size = int(batch_size)
@@ -454,7 +880,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                                  f"got shape {a.shape}")
         mean_arr = np.zeros(m) if mean is None else mean
         inv_scale = np.ones(m) if scale is None else 1.0 / scale
-        W_raw = np.empty((m, hidden), dtype=dtype)
+        # the dense rows' product takes W / scale whole; the sparse rows scale
+        # each nonzero instead
+        W_raw = None if sparse else np.empty((m, hidden), dtype=dtype)
         b1_raw = np.empty(hidden, dtype=dtype)
         offset = np.empty(hidden)
     cdef Standardizer sd = Standardizer(on=False, mean=NULL, inv_scale=NULL, W_raw=NULL,
@@ -469,18 +897,27 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
     if bs > INT_MAX:
         raise ValueError("batches beyond 2**31 - 1 rows do not fit BLAS's int arguments")
-    # the gathered rows of a batch, only when some batch is not a run of
-    # consecutive rows (a full batch in order reads X in place: no copy of X)
-    Xb = np.empty((bs, m), dtype=dtype) if _needs_gather(order_v, bs) else None
+    # the gathered rows of a batch, only when some batch of a dense X is not a
+    # run of consecutive rows (a full batch in order reads X in place: no copy)
+    Xb = (np.empty((bs, m), dtype=dtype)
+          if not sparse and _needs_gather(order_v, bs) else None)
     Z = np.empty((bs, hidden), dtype=dtype)
     Q = np.empty((bs, c), dtype=dtype)
     D1 = np.empty((bs, hidden), dtype=dtype)
     gV = np.empty((hidden, c), dtype=dtype)
-    gW = np.empty((m, hidden), dtype=dtype) if momentum > 0 or standardized else None
+    gW = (np.empty((m, hidden), dtype=dtype)
+          if not sparse and (momentum > 0 or standardized) else None)
     rowmax = np.empty(bs, dtype=dtype)
     gb1 = np.empty(hidden, dtype=np.float64)
     gb2 = np.empty(c, dtype=np.float64)
     qy = np.empty(bs, dtype=np.float64)
+    # the threads' partial sums (row 0 unused: thread 0 sums into the above)
+    loss_parts = np.empty(n_threads)
+    gb1_parts = np.empty((n_threads, hidden))
+    gb2_parts = np.empty((n_threads, c))
+    gV_parts = np.empty((n_threads, hidden, c), dtype=dtype)
+    offset_parts = np.empty((n_threads, hidden))
+    grad_rows = np.empty((n_threads, hidden), dtype=dtype)
 
     cdef Params P = Params(W=_data(W), b1=_data(b1), V=_data(V), b2=_data(b2),
                            m=m, hidden=hidden, c=c)
@@ -491,6 +928,10 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                              gV=_data(gV), gW=_data(gW), rowmax=_data(rowmax),
                              gb1=<double *> _data(gb1), gb2=<double *> _data(gb2),
                              qy=<double *> _data(qy))
+    cdef Threads TH = Threads(n=n_threads, loss=<double *> _data(loss_parts),
+                              gb1=<double *> _data(gb1_parts), gb2=<double *> _data(gb2_parts),
+                              gV=_data(gV_parts), offset=<double *> _data(offset_parts),
+                              grad_rows=_data(grad_rows))
     cdef Steps st = Steps(eta0=float(eta0), power_t=float(power_t), alpha=float(alpha),
                           momentum=momentum, nesterov=bool(nesterov),
                           schedule=schedule_kind(schedule, float(alpha)), t=int(t))
@@ -498,16 +939,65 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef const double[:, ::1] X64
     cdef const float[:, ::1] X32
     cdef Py_ssize_t bs_c = bs
-    cdef double total
-    if dtype == np.float64:
-        X64 = X
-        with nogil:
-            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd, bs_c)
-    else:
-        X32 = X
-        with nogil:
-            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd, bs_c)
+    cdef double total = 0.0
+    cdef const double[::1] data64
+    cdef const float[::1] data32
+    with _blas_threads_for(n_threads):
+        if sparse and dtype == np.float64:
+            data64 = data
+            total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P,
+                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+        elif sparse:
+            data32 = data
+            total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P,
+                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+        elif dtype == np.float64:
+            X64 = X
+            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd,
+                           &TH, bs_c)
+        else:
+            X32 = X
+            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd,
+                           &TH, bs_c)
     return total / n, st.t
+
+
+cdef double _run_sparse(const floating[::1] data, indices, indptr, const intp_t[::1] y,
+                        const intp_t[::1] order, sample_weight, Params *P, Velocities *vel,
+                        Buffers *B, Steps *st, Standardizer *sd, Threads *TH, Py_ssize_t bs,
+                        bint centred) except? -1.0:
+    """``_sparse_epoch`` for the CSR's index dtype (int32 or int64)."""
+    cdef const int32_t[::1] indices32, indptr32
+    cdef const int64_t[::1] indices64, indptr64
+    if indices.dtype == np.int32:
+        indices32, indptr32 = indices, indptr
+        return _sparse_buffers_and_epoch(data, indices32, indptr32, y, order, sample_weight,
+                                         P, vel, B, st, sd, TH, bs, centred)
+    indices64, indptr64 = indices, indptr
+    return _sparse_buffers_and_epoch(data, indices64, indptr64, y, order, sample_weight,
+                                     P, vel, B, st, sd, TH, bs, centred)
+
+
+cdef double _sparse_buffers_and_epoch(
+        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const intp_t[::1] y, const intp_t[::1] order, sample_weight, Params *P,
+        Velocities *vel, Buffers *B, Steps *st, Standardizer *sd, Threads *TH, Py_ssize_t bs,
+        bint centred) except? -1.0:
+    """The sparse epoch's own buffers (G holds the most columns one batch
+    reaches, at most m), then ``_sparse_epoch`` (which releases the GIL)."""
+    cdef Py_ssize_t cap
+    with nogil:
+        cap = min(P.m, max(_largest_batch_nnz(indptr, order, bs), 1))
+    dtype = np.float32 if floating is float else np.float64
+    G = np.empty((cap, P.hidden), dtype=dtype)
+    slot = np.full(P.m, -1, dtype=np.intp)
+    touched = np.empty(cap, dtype=np.intp)
+    cdef SparseBuffers SB = SparseBuffers(
+        G=_data(G), slot=<intp_t *> _data(slot), touched=<intp_t *> _data(touched),
+        centred=centred,
+        every_row=st.momentum > 0 or st.alpha != 0 or centred)
+    cdef const floating *sw = <const floating *> _data(sample_weight)
+    return _sparse_epoch(data, indices, indptr, y, order, sw, P, vel, B, &SB, st, sd, TH, bs)
 
 
 cdef void *_data(object a) noexcept:
@@ -517,9 +1007,62 @@ cdef void *_data(object a) noexcept:
     return cnp.PyArray_DATA(<cnp.ndarray> a)
 
 
-def _check_network(X, params):
-    """X and the parameters: types, dtypes, shapes, layout (O(1)). Returns
-    [W, b1, V, b2]."""
+def _is_sparse(X):
+    """True for a scipy.sparse matrix or array (scipy.sparse is never
+    imported here: X cannot be one unless the caller imported it)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
+
+
+def _blas_threads_for(n_threads):
+    """The context an epoch of ``n_threads`` runs in. With more than one,
+    each thread calls BLAS on its own block, so BLAS itself must run one
+    thread per call (else n_threads × BLAS's threads share the cores):
+    threadpoolctl's limit of the loaded BLAS to 1 thread, where threadpoolctl
+    is installed, while any such epoch runs (the setting is process-wide:
+    other threads' BLAS calls meanwhile are limited too; concurrent epochs
+    share one limit, lifted when the last ends). One thread leaves BLAS as
+    it is, as before n_threads existed."""
+    if n_threads == 1 or _blas_controller() is None:
+        return contextlib.nullcontext()
+    return _one_blas_thread()
+
+
+_blas = {"controller": None, "users": 0, "limiter": None}
+_blas_lock = threading.Lock()
+
+
+def _blas_controller():
+    """A threadpoolctl.ThreadpoolController (made once), None without
+    threadpoolctl."""
+    if _blas["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas["controller"] = False
+        else:
+            _blas["controller"] = ThreadpoolController()
+    return _blas["controller"] or None
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    with _blas_lock:
+        if _blas["users"] == 0:
+            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limiter"].restore_original_limits()
+                _blas["limiter"] = None
+
+
+def _check_dense_X(X):
+    """A dense X: type, dtype, layout, size (O(1))."""
     if not isinstance(X, np.ndarray) or X.dtype not in (np.float32, np.float64):
         raise TypeError(f"X must be a float32 or float64 ndarray, got {getattr(X, 'dtype', type(X))}")
     if X.ndim != 2 or not X.flags.c_contiguous:
@@ -527,12 +1070,17 @@ def _check_network(X, params):
     n, m = X.shape
     if n < 1 or m < 1:
         raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+
+
+def _check_params(params, m, dtype):
+    """The parameters for X of m features and ``dtype``: types, dtypes,
+    shapes, layout (O(1)). Returns [W, b1, V, b2]."""
     if len(params) != 4:
         raise ValueError("params must be the list [W, b1, V, b2]")
     W, b1, V, b2 = params
     for name, p, ndim in (("W", W, 2), ("b1", b1, 1), ("V", V, 2), ("b2", b2, 1)):
-        if not isinstance(p, np.ndarray) or p.dtype != X.dtype:
-            raise TypeError(f"{name} must be an ndarray of X's dtype {X.dtype}, "
+        if not isinstance(p, np.ndarray) or p.dtype != dtype:
+            raise TypeError(f"{name} must be an ndarray of X's dtype {dtype}, "
                             f"got {getattr(p, 'dtype', type(p))}")
         if p.ndim != ndim or not p.flags.c_contiguous or not p.flags.writeable:
             raise ValueError(f"{name} must be a writeable C-contiguous {ndim}-D array")

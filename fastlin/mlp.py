@@ -94,9 +94,13 @@ default="constant"
         "cython": the compiled kernel; "numpy": the pure-NumPy reference.
     n_jobs : int or None, default=1
         Threads of one fit: 1, None or -1 (every core), or k > 1, as for the
-        linear models. The network kernel takes the thread count but runs
-        on one thread for now, so every value trains exactly as 1; the NumPy
-        reference does not use it.
+        linear models. The Cython kernel splits each batch's rows (forward
+        and backward passes) and W's rows (its gradient and step) among the
+        threads and sums their partial gradients in thread order: a fit is
+        the same on every run for a given n_jobs, and equals the n_jobs=1
+        fit to rounding; 1 is the serial algorithm exactly. With more than
+        one, BLAS runs one thread per call meanwhile (through threadpoolctl,
+        when it is installed). The NumPy reference does not use it.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight``: a dict
         {label: weight} (labels left out weigh 1), or "balanced" for

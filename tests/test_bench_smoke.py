@@ -267,3 +267,15 @@ def test_thread_scaling_quick_mode_runs(runner, capsys):
     for name in names:
         if "per-sample" in name:
             assert re.search(re.escape(name) + r" \|.*\| 0\.\d{4} / [01]\.\d{4}", out), name
+
+
+def test_network_threads_quick_mode_runs(runner, capsys):
+    """bench/network_threads.py --quick: both settings time on 1 and 2
+    threads and print their row (no timing asserted)."""
+    from bench import network_threads
+
+    ratios = network_threads.main(["--quick"])
+    assert set(ratios) == set(network_threads.SETTINGS)
+    assert all(r > 0 for r in ratios.values())
+    out = capsys.readouterr().out
+    assert "| bench |" in out and "| default |" in out
