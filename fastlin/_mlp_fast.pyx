@@ -45,7 +45,7 @@ from libc.math cimport log
 from ._blas cimport gemm
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
-from ._schedule cimport eta_t, schedule_kind
+from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 
 cnp.import_array()
 
@@ -172,9 +172,9 @@ cdef inline void _sigmoid_backward(floating *D, const floating *Z, double *g, Py
 
 cdef inline void _plain_step(floating *theta, const floating *grad, Py_ssize_t size,
                              double alpha, double eta) noexcept nogil:
-    """θ ← θ − η (G + α θ)."""
+    """θ ← θ − η (G + α′ θ), α′ = min(α, 1/η) (the L2 factor max(0, 1 − ηα))."""
     cdef Py_ssize_t i
-    cdef floating a = <floating> alpha, h = <floating> eta
+    cdef floating a = <floating> clipped_alpha(alpha, eta), h = <floating> eta
     for i in range(size):
         theta[i] -= h * (grad[i] + a * theta[i])
 
@@ -182,9 +182,10 @@ cdef inline void _plain_step(floating *theta, const floating *grad, Py_ssize_t s
 cdef inline void _momentum_step(floating *theta, floating *v, const floating *grad,
                                 Py_ssize_t size, double alpha, double eta, floating mu,
                                 bint nesterov) noexcept nogil:
-    """g = G + α θ;  v ← μ v − η g;  θ ← θ + v  (Nesterov: θ ← θ + μ v − η g)."""
+    """g = G + α′ θ;  v ← μ v − η g;  θ ← θ + v  (Nesterov: θ ← θ + μ v − η g),
+    with α′ = min(α, 1/η): the penalty's part of a step never overshoots 0."""
     cdef Py_ssize_t i
-    cdef floating a = <floating> alpha, h = <floating> eta, g
+    cdef floating a = <floating> clipped_alpha(alpha, eta), h = <floating> eta, g
     if nesterov:
         for i in range(size):
             g = grad[i] + a * theta[i]
@@ -350,8 +351,8 @@ cdef double _epoch(const floating[:, ::1] X, const intp_t[::1] y, const intp_t[:
             for k in range(c):
                 b2[k] -= <floating> eta * <floating> B.gb2[k]
         else:
-            # W ← W − η (Xbᵀ Δ1 + α W) = (1 − ηα) W − η Xbᵀ Δ1, in the gemm
-            decay = <floating> (1 - eta * st.alpha)
+            # W ← W − η (Xbᵀ Δ1 + α′ W) = (1 − ηα′) W − η Xbᵀ Δ1, in the gemm
+            decay = <floating> (1 - eta * clipped_alpha(st.alpha, eta))
             gemm(True, False, m, hidden, bs, <floating> -eta, xb, m, D1, hidden,
                  decay, W, hidden)
             _plain_step(V, gV, hidden * c, st.alpha, eta)
