@@ -28,11 +28,13 @@ class MLPClassifier(SGDEstimator):
         Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
 
     (g's penalty term with α′ = min(α, 1/η_t) in place of α, so that it
-    shrinks θ by at most θ: no α makes the step overshoot), with η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
+    shrinks θ by at most θ: no α makes the step overshoot), with
+    η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
     1 / (α (t₀ + t − 1)) with t₀ = α^(−3/4) ("optimal", the linear models'
     schedule) or η₀ divided by 5 between epochs ("adaptive": whenever the
     stopping rule would end ``fit`` and η > 1e-6, η ← η / 5 and the count of
-    epochs without improvement restarts). The weights start Glorot-uniform
+    epochs without improvement restarts). η₀ is ``learning_rate``, by
+    default "auto" (below). The weights start Glorot-uniform
     (factor 4 for sigmoid units), the biases at 0. Two classes keep two
     softmax outputs (c = 2).
 

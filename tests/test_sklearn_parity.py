@@ -466,8 +466,8 @@ def test_adaptive_divides_eta_by_five(name, backend):
 
 def test_adaptive_stops_once_eta_is_tiny():
     X, y = make_data("LinearRegression")
-    est = quiet_fit(make("LinearRegression", learning_rate=0.01, learning_rate_schedule="adaptive", tol=1e9,
-                         n_iter_no_change=1, max_iter=1000), X, y)
+    est = quiet_fit(make("LinearRegression", learning_rate=0.01, learning_rate_schedule="adaptive",
+                         tol=1e9, n_iter_no_change=1, max_iter=1000), X, y)
     # every epoch counts as no improvement: η = 0.01 / 5^k until η <= 1e-6
     # epoch 1 sets the best loss, epochs 2..k+1 divide η (k divisions), epoch
     # k + 2 finds η <= 1e-6 and ends the fit
