@@ -843,7 +843,11 @@ class SGDEstimator(Estimator):
     # ---- hyper-parameters
 
     def _check_params(self):
-        check_param("learning_rate", self.learning_rate, "real", low=0, low_open=True)
+        if not (isinstance(self.learning_rate, str) and self.learning_rate == "auto"):
+            if isinstance(self.learning_rate, str):
+                raise TypeError('learning_rate must be a finite real number > 0 or "auto", '
+                                f"got {self.learning_rate!r}.")
+            check_param("learning_rate", self.learning_rate, "real", low=0, low_open=True)
         check_param("learning_rate_schedule", self.learning_rate_schedule, "options",
                     options=SCHEDULES)
         check_param("power_t", self.power_t, "real", low=0)
@@ -1012,14 +1016,15 @@ class SGDEstimator(Estimator):
         state["n_threads"] = kernel_threads(self.n_jobs, module)
         if init is not None:
             self._set_initial_params(state, **init)
-        state["eta0"] = self.learning_rate    # "adaptive" divides it between epochs
+        batch = n_samples if self.batch_size is None else min(self.batch_size, n_samples)
+        learning_rate = self._initial_learning_rate(X, sw, state, batch, partial, first)
+        state["eta0"] = learning_rate    # "adaptive" divides it between epochs
         if partial and not first:
             t, curve, n_iter = self.t_, list(self.loss_curve_), self.n_iter_
         else:
             t, curve, n_iter = 0, [], 0
             if continuing and self._warm_start_continues_schedule:
                 t = self.t_
-        batch = n_samples if self.batch_size is None else min(self.batch_size, n_samples)
 
         epochs = 1 if partial else self.max_iter
         best, stale, converged = np.inf, 0, False
@@ -1053,7 +1058,7 @@ class SGDEstimator(Estimator):
                 converged = True
                 break
         if not partial:
-            self._check_blow_up(curve)
+            self._check_blow_up(curve, learning_rate)
         if not partial and self.tol is not None and not converged:
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
                           "before the training loss stopped improving by tol; consider "
@@ -1070,6 +1075,7 @@ class SGDEstimator(Estimator):
             self.feature_names_in_ = names
         self.n_iter_ = n_iter
         self.t_ = t
+        self.learning_rate_ = learning_rate
         self.loss_curve_ = curve
         self._dtype = X.dtype
         self._rng = rng
@@ -1080,6 +1086,26 @@ class SGDEstimator(Estimator):
         else:
             self.scale_mean_, self.scale_std_ = stats["mean"], stats["scale"]
         return self
+
+    # ---- the step size
+
+    def _initial_learning_rate(self, X, sw, state, batch, partial, first):
+        """η₀ of this call: ``learning_rate`` when it is a number; for "auto"
+        the model's ``_auto_learning_rate`` from the rows the kernel trains
+        on (``fastlin._auto_step``), computed by ``fit`` and the first
+        ``partial_fit`` and kept by the later calls."""
+        if not isinstance(self.learning_rate, str):
+            return float(self.learning_rate)
+        if partial and not first and hasattr(self, "learning_rate_"):
+            return self.learning_rate_
+        return float(self._auto_learning_rate(X, sw, state, batch))
+
+    def _describe_learning_rate(self, eta0=None):
+        """The learning rate for an error message: the parameter, and the
+        step "auto" chose."""
+        if isinstance(self.learning_rate, str) and eta0 is not None:
+            return f"now {self.learning_rate!r}, η₀ = {eta0:.3g}"
+        return f"now {self.learning_rate!r}"
 
     # ---- standardization
 
@@ -1131,10 +1157,10 @@ class SGDEstimator(Estimator):
             raise DivergenceError(
                 f"{type(self).__name__} diverged at epoch {epoch}: the training loss or "
                 "a parameter became inf or NaN. Scale the features (e.g. StandardScaler) "
-                f"or use a smaller learning_rate (now {self.learning_rate!r}). The "
-                "estimator was left as it was before this call.")
+                f"or use a smaller learning_rate ({self._describe_learning_rate(state['eta0'])}). "
+                "The estimator was left as it was before this call.")
 
-    def _check_blow_up(self, curve):
+    def _check_blow_up(self, curve, eta0=None):
         """A loss that grows at every one of the last epochs (up to
         n_iter_no_change of them, at least 2) by a factor over 1000 in all is
         a divergence that has not reached inf yet (the stopping rule would
@@ -1148,8 +1174,8 @@ class SGDEstimator(Estimator):
                 f"{type(self).__name__} diverged: the training loss grew at every epoch "
                 f"from {tail[0]:.3g} to {tail[-1]:.3g} (epochs {len(curve) - k} to "
                 f"{len(curve)}). Scale the features (e.g. StandardScaler) or use a smaller "
-                f"learning_rate (now {self.learning_rate!r}). The estimator was left as it "
-                "was before this call.")
+                f"learning_rate ({self._describe_learning_rate(eta0)}). The estimator was "
+                "left as it was before this call.")
 
     # ---- prediction helpers
 

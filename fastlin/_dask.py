@@ -43,6 +43,7 @@ import numpy as np
 import dask
 import dask.array as da
 
+from . import _auto_step
 from ._base import (FLOAT_DTYPES, _check_target_length, _column_or_1d, _is_dask_array,
                     check_regression_target, check_sample_weight, check_sizes, check_X,
                     class_weights, encode_labels, merge_moments, unique_labels, weighted_moments)
@@ -259,6 +260,14 @@ class DaskData:
         y = functools.reduce(merge_moments, [p[1] for p in per_chunk]) if regressor else None
         return x, y
 
+    def row_summary(self, mean, scale, intercept, k, features=True):
+        """``fastlin._auto_step.summarize`` of X's rows (with the chunks'
+        weights), each chunk's on its worker, merged here."""
+        per_chunk = self.client.gather(self.client.map(
+            _chunk_row_summary, self.parts, mean=mean, scale=scale, intercept=intercept,
+            k=k, features=features, pure=False))
+        return functools.reduce(lambda a, b: _auto_step.merge(a, b, k), per_chunk)
+
     def standardize_targets(self, y_mean, y_scale):
         """Replace each chunk's y by (y − y_mean) / y_scale, on its worker."""
         self.parts = self.client.map(_standardized_chunk, self.parts, y_mean=y_mean,
@@ -271,6 +280,11 @@ class DaskData:
 def _chunk_moments(part, regressor):
     x, y, sw = part
     return weighted_moments(x, sw), (weighted_moments(y, sw) if regressor else None)
+
+
+def _chunk_row_summary(part, mean, scale, intercept, k, features):
+    x, _, sw = part
+    return _auto_step.summarize(x, sw, mean, scale, intercept, k, features)
 
 
 def _standardized_chunk(part, y_mean, y_scale):

@@ -88,7 +88,7 @@ import numpy as np
 
 from ._blas cimport gemm
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
-from ._schedule cimport eta_t, schedule_kind
+from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
@@ -314,10 +314,15 @@ cdef inline double _eta(Steps* st) noexcept nogil:
 
 
 cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
-    # W ← factor · W, by scaling the scalar only; once it gets small (or not
-    # positive, or NaN) W = scale · Wtᵀ is written out into Wt and scale = 1.
+    # W ← max(0, factor) · W, by scaling the scalar only (an L2 factor 1 − ηα
+    # below 0 stops at W = 0 instead of overshooting); once the scale gets
+    # small (or 0, or NaN) W = scale · Wtᵀ is written out into Wt (exactly 0
+    # for a factor of 0) and scale = 1.
     cdef Py_ssize_t k, size = M.c * M.m
-    cdef double new_scale = M.scale * factor
+    cdef double new_scale
+    if factor < 0.0:
+        factor = 0.0
+    new_scale = M.scale * factor
     if new_scale > MIN_SCALE:
         M.scale = new_scale
         return
@@ -950,16 +955,18 @@ cdef void _step(Model* M, Steps* st, const double* G, const double* gb,
                 double* W_avg, double* b_avg) noexcept nogil:
     """One step from the gradient (G, gb) of a batch's mean loss, t ← t + 1:
 
-        W ← W − η_t (G + α W),  b ← b − η_t gb  (if fit_intercept),
+        W ← W − η_t (G + α′ W),  b ← b − η_t gb  (if fit_intercept),
         W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t  (W_avg (c, m), or NULL)
 
-    on W = Wtᵀ (scale 1)."""
+    on W = Wtᵀ (scale 1), with α′ = min(α, 1/η_t): the L2 factor
+    1 − η_t α′ = max(0, 1 − η_t α) never overshoots zero."""
     cdef Py_ssize_t k, j, size = M.m * M.c
-    cdef double eta
+    cdef double eta, alpha
     st.t += 1
     eta = _eta(st)
+    alpha = clipped_alpha(st.alpha, eta)
     for k in range(size):
-        M.Wt[k] -= eta * (G[k] + st.alpha * M.Wt[k])
+        M.Wt[k] -= eta * (G[k] + alpha * M.Wt[k])
     if st.fit_intercept:
         for j in range(M.c):
             M.b[j] -= eta * gb[j]

@@ -12,6 +12,16 @@ about it:
     estimator   the estimator that trains it, and ``option``: the value of
     option      that estimator's ``loss`` parameter that selects it (None when
                 the estimator has this loss only)
+    curvature   L, a bound of the loss's second derivative in the score (for
+                a multi-class loss, of its Hessian's largest eigenvalue):
+                ``learning_rate="auto"`` takes η = 1 / (L R + α)
+                (``fastlin._auto_step``, docs/math.md)
+    bounded_slope
+                True when |∂l/∂s| is bounded (by 1, for every loss here but
+                the squared error): a step then moves W by at most
+                η ‖z_i‖ per sample and cannot diverge, and "auto" takes R
+                from the mean row; False (squared error): R bounds every
+                batch, so that no step can overshoot
 
 The kernel's name -> kind map and its single/multi-output check, the
 reference's ``LOSSES``, the estimators' ``loss`` options and the tests'
@@ -19,7 +29,15 @@ parametrisation are all read from here. Adding a loss: a row here, a branch
 in ``fastlin/_loss.pxd``, a function in ``fastlin/reference/losses.py``
 (docs/formulas.md, "Adding a loss").
 """
+import math
 from typing import NamedTuple, Optional
+
+#: max over h = σ(s) in (0, 1) of |d²/ds² ½ (σ(s) − y)²|, y ∈ {0, 1}: for y = 0
+#: the second derivative is h² (1 − h) (2 − 3h) (y = 1 mirrors it, h → 1 − h),
+#: largest at the root h = (15 − √33) / 24 of its derivative h (12h² − 15h + 4)
+#: (about 0.0770; the other root, (15 + √33) / 24, gives −0.0601)
+_H = (15 - math.sqrt(33)) / 24
+LOGISTIC_SQUARED_CURVATURE = _H * _H * (1 - _H) * (2 - 3 * _H)
 
 
 class Loss(NamedTuple):
@@ -29,17 +47,30 @@ class Loss(NamedTuple):
     reference: str
     estimator: str
     option: Optional[str] = None
+    curvature: float = 1.0
+    bounded_slope: bool = True
 
 
 #: loss name -> its row; the kinds are the values of ``_loss.pxd``'s LossKind
 LOSSES = {row.name: row for row in (
-    Loss("squared_error", 0, False, "squared_error", "LinearRegression"),
+    # l = ½ (s − y)²: l'' = 1
+    Loss("squared_error", 0, False, "squared_error", "LinearRegression", curvature=1.0,
+         bounded_slope=False),
     Loss("logistic_squared_error", 1, False, "logistic_squared_error",
-         "LogisticRegression", option="squared_error"),
-    Loss("log_loss", 2, False, "log_loss", "LogisticRegression", option="log_loss"),
-    Loss("perceptron", 3, False, "perceptron", "Perceptron"),
-    Loss("multiclass_perceptron", 4, True, "multiclass_perceptron", "MulticlassPerceptron"),
-    Loss("softmax_cross_entropy", 5, True, "softmax_cross_entropy", "SoftmaxRegression"),
+         "LogisticRegression", option="squared_error",
+         curvature=LOGISTIC_SQUARED_CURVATURE),
+    # l'' = σ(s) (1 − σ(s)) <= 1/4
+    Loss("log_loss", 2, False, "log_loss", "LogisticRegression", option="log_loss",
+         curvature=0.25),
+    # piecewise linear (l'' = 0) and its step does not change the predictions'
+    # signs when scaled: L = 1 makes η = 1 / (R + α)
+    Loss("perceptron", 3, False, "perceptron", "Perceptron", curvature=1.0),
+    Loss("multiclass_perceptron", 4, True, "multiclass_perceptron", "MulticlassPerceptron",
+         curvature=1.0),
+    # Hessian diag(p) − p pᵀ: row j's absolute sum is 2 p_j (1 − p_j) <= 1/2
+    # (Gershgorin), a bound of its largest eigenvalue
+    Loss("softmax_cross_entropy", 5, True, "softmax_cross_entropy", "SoftmaxRegression",
+         curvature=0.5),
 )}
 
 #: the single-output and the multi-class losses' names

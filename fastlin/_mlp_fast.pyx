@@ -80,7 +80,7 @@ from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_chec
 from ._numeric import INT_MAX, SCHEDULES
 from ._parallel import check_n_threads
 from ._sparse_fast import _csr_parts
-from ._schedule cimport eta_t, schedule_kind
+from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 
 cnp.import_array()
 
@@ -211,9 +211,9 @@ cdef inline void _sigmoid_backward(floating *D, const floating *Z, double *g, Py
 
 cdef inline void _plain_step(floating *theta, const floating *grad, Py_ssize_t size,
                              double alpha, double eta) noexcept nogil:
-    """θ ← θ − η (G + α θ)."""
+    """θ ← θ − η (G + α′ θ), α′ = min(α, 1/η) (the L2 factor max(0, 1 − ηα))."""
     cdef Py_ssize_t i
-    cdef floating a = <floating> alpha, h = <floating> eta
+    cdef floating a = <floating> clipped_alpha(alpha, eta), h = <floating> eta
     for i in range(size):
         theta[i] -= h * (grad[i] + a * theta[i])
 
@@ -221,9 +221,10 @@ cdef inline void _plain_step(floating *theta, const floating *grad, Py_ssize_t s
 cdef inline void _momentum_step(floating *theta, floating *v, const floating *grad,
                                 Py_ssize_t size, double alpha, double eta, floating mu,
                                 bint nesterov) noexcept nogil:
-    """g = G + α θ;  v ← μ v − η g;  θ ← θ + v  (Nesterov: θ ← θ + μ v − η g)."""
+    """g = G + α′ θ;  v ← μ v − η g;  θ ← θ + v  (Nesterov: θ ← θ + μ v − η g),
+    with α′ = min(α, 1/η): the penalty's part of a step never overshoots 0."""
     cdef Py_ssize_t i
-    cdef floating a = <floating> alpha, h = <floating> eta, g
+    cdef floating a = <floating> clipped_alpha(alpha, eta), h = <floating> eta, g
     if nesterov:
         for i in range(size):
             g = grad[i] + a * theta[i]
@@ -472,7 +473,7 @@ cdef void _dense_W_step(const floating *xb, Params *P, Velocities *vel, Buffers 
         _standardized_gradient(<floating *> B.gW, B.gb1, sd, k0, k1, hidden)
         _plain_step(W, gW, rows * hidden, st.alpha, eta)
     else:
-        decay = <floating> (1 - eta * st.alpha)
+        decay = <floating> (1 - eta * clipped_alpha(st.alpha, eta))
         gemm(True, False, rows, hidden, bs, <floating> -eta, &xb[k0], m,
              <floating *> B.D1, hidden, decay, W, hidden)
     if sd.on:

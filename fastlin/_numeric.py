@@ -11,6 +11,7 @@ prediction depends on, and each helper exists once.
     log_sigmoid(s)                  log σ(s) = −log(1 + e^(−s)), exact at ±inf
     log_softmax(S)                  row-wise log-softmax, exact at ±inf
     learning_rate(schedule, η₀, t)  η_t of a learning-rate schedule
+    clipped_alpha(α, η)             min(α, 1/η): the L2 step never overshoots 0
     optimal_t0(α)                   t₀ of the "optimal" schedule
     init_network_params(...)        the network's initial [W, b1, V, b2]
 
@@ -155,6 +156,14 @@ def learning_rate(schedule, eta0, t, power_t=0.5, alpha=0.0):
             raise ValueError(f'the "optimal" learning-rate schedule needs alpha > 0, got {alpha!r}')
         return 1.0 / (alpha * (optimal_t0(alpha) + t - 1))
     raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
+
+
+def clipped_alpha(alpha, eta):
+    """α′ = min(α, 1/η), the L2 strength a step of size η applies: the
+    penalty's part of the step, θ ← θ − η α′ θ = max(0, 1 − ηα) θ, shrinks θ
+    toward 0 and never past it (with α itself, ηα > 2 would overshoot and
+    diverge). α whenever ηα <= 1."""
+    return alpha if alpha * eta <= 1.0 else 1.0 / eta
 
 
 def init_network_params(n_features, hidden_size, n_classes, random_state=None,

@@ -39,3 +39,12 @@ cdef inline double eta_t(int kind, double eta0, double power_t, double alpha,
     if kind == SCHEDULE_OPTIMAL:
         return 1.0 / (alpha * (pow(alpha, -0.75) + <double>(t - 1)))
     return eta0
+
+
+cdef inline double clipped_alpha(double alpha, double eta) noexcept nogil:
+    # α′ = min(α, 1/η): the L2 part of a step, θ ← θ − η α′ θ = max(0, 1 − ηα) θ,
+    # shrinks θ toward 0 and never past it (ηα > 2 would otherwise overshoot
+    # and diverge); α itself whenever ηα <= 1
+    if alpha * eta <= 1.0:
+        return alpha
+    return 1.0 / eta

@@ -54,7 +54,7 @@ from libc.stdint cimport int32_t, int64_t
 import numpy as np
 
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
-from ._schedule cimport eta_t, schedule_kind
+from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
@@ -229,8 +229,12 @@ cdef void _fold_scale(Model* M, double new_scale) noexcept nogil:
 
 
 cdef void _shrink(Model* M, Averages* avg, double factor) noexcept nogil:
-    # W ← factor · W through the scalar; folded into V once it gets small
-    cdef double new_scale = M.scale * factor
+    # W ← max(0, factor) · W through the scalar (an L2 factor 1 − ηα below 0
+    # stops at W = 0); folded into V once it gets small (exactly 0 for 0)
+    cdef double new_scale
+    if factor < 0.0:
+        factor = 0.0
+    new_scale = M.scale * factor
     if new_scale > MIN_SCALE:
         M.scale = new_scale
         return
@@ -337,17 +341,19 @@ cdef double _dense_batch(
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
         Averages* avg, double* G, double* gb, double* s, double* d) noexcept nogil:
     """One step on the nb rows from a dense gradient, O(m c + c · nnz):
-    W ← W − η (G + α W), b ← b − η gb, with the lazy state folded first."""
+    W ← W − η (G + α′ W) (α′ = min(α, 1/η): the L2 factor max(0, 1 − ηα)),
+    b ← b − η gb, with the lazy state folded first."""
     cdef Py_ssize_t k, j
-    cdef double eta, total
+    cdef double eta, total, alpha
     _fold_averages(M, avg)
     _fold_scale(M, M.scale)
     total = _batch_gradient(data, indices, indptr, y, labels, sample_weight, rows, nb,
                             kind, M, G, gb, s, d)
     st.t += 1
     eta = _eta(st)
+    alpha = clipped_alpha(st.alpha, eta)
     for k in range(M.m * M.c):
-        M.V[k] -= eta * (G[k] + st.alpha * M.V[k])
+        M.V[k] -= eta * (G[k] + alpha * M.V[k])
     if st.fit_intercept:
         for j in range(M.c):
             M.b[j] -= eta * gb[j]

@@ -14,8 +14,14 @@ them when ``batch_size=None``), with t the step count over the whole fit:
     η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
           1 / (α (t₀ + t − 1)) with t₀ = α^(−3/4) ("optimal"),
           or η₀ divided by 5 between epochs ("adaptive", see below)
-    W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α W ]
+    W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α′ W ]
     b ← b − η_t   (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i                (if fit_intercept)
+
+with α′ = min(α, 1/η_t): the penalty shrinks W by the factor
+max(0, 1 − η_t α), toward 0 and never past it, at any α. η₀ is
+``learning_rate``, by default "auto": computed from the data and the loss's
+curvature (each estimator's ``learning_rate`` says how; docs/math.md, "The
+automatic step").
 
 "optimal" is Bottou's schedule as in scikit-learn's SGDClassifier: t₀ makes
 the first step η₁ = α^(−1/4), the step of its heuristic, and α must be > 0.
@@ -38,13 +44,22 @@ samples a, a + 1, ..., as in scikit-learn); until the first such step
 import numpy as np
 
 from . import _losses
+from ._auto_step import curvature_radius, linear_learning_rate
 from ._base import (SGDEstimator, _all_finite, _is_int, _to_numeric, change_space, check_param,
                     dask_aware, to_original_space, to_standardized_space)
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
-    learning_rate : float, default={learning_rate}
-        The step size η₀ (> 0).
+    learning_rate : "auto" or float, default="auto"
+        The step size η₀: a float > 0, or "auto" for
+{auto_rule}
+        with z_i the rows the kernel trains on (standardized with
+        ``standardize=True``), w_i the training weights and the 1 counting
+        the intercept (0 with ``fit_intercept=False``); docs/math.md, "The
+        automatic step", derives it. ``fit`` and the first ``partial_fit``
+        compute it, later ``partial_fit`` calls keep it; ``learning_rate_``
+        reports it. "invscaling" and "adaptive" start from it; "optimal"
+        uses no η₀.
     learning_rate_schedule : {{"constant", "invscaling", "optimal", "adaptive"}}, \
 default="constant"
         η_t = η₀; η₀ / t^power_t with t the step count; 1 / (α (t₀ + t − 1))
@@ -123,6 +138,8 @@ _COMMON_ATTRS = """
         same order (a ValueError otherwise).
     n_iter_ : int
         Number of epochs run (accumulates over ``partial_fit`` calls).
+    learning_rate_ : float
+        The step size η₀ the fit used: "auto"'s value, or ``learning_rate``.
     t_ : int
         Number of SGD steps taken.
     loss_curve_ : list of float
@@ -156,9 +173,31 @@ _CLASS_WEIGHT_PARAM = """
         ``partial_fit`` needs a dict). None weighs every class 1."""
 
 
-def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs="", average=False):
+# the "auto" step of each model (docs/math.md, "The automatic step")
+_AUTO_SQUARED = """\
+        η₀ = 1 / (R + α), R the mean of the ``batch_size`` largest
+        w_i (‖z_i‖² + 1) (their largest for ``batch_size=1``), at least half
+        the largest, or the mean of all for the full batch: no batch's
+        step can overshoot,"""
+_AUTO_MEAN_ROW = """\
+        R = (1/n) Σ_i w_i (‖z_i‖² + 1), the mean row (the loss's slope is
+        bounded, so no step can diverge),"""
+_AUTO_LOGISTIC = """\
+        η₀ = 1 / (L R + α), L = 1/4 for "log_loss" and 0.0770 for
+        "squared_error" (the largest |l''| of ½ (σ(s) − y)², at
+        σ(s) = (15 − √33) / 24), and
+""" + _AUTO_MEAN_ROW
+_AUTO_PERCEPTRON = """\
+        η₀ = 1 / (R + α) (L = 1: the loss is piecewise linear), and
+""" + _AUTO_MEAN_ROW
+_AUTO_SOFTMAX = """\
+        η₀ = 1 / (R / 2 + α) (L = 1/2 bounds the softmax's curvature), and
+""" + _AUTO_MEAN_ROW
+
+
+def _doc(summary, auto_rule, batch_size, alpha, extra_params="", attrs="", average=False):
     return (summary + "\n\n    Parameters\n    ----------" + extra_params
-            + _COMMON_PARAMS.format(learning_rate=learning_rate, batch_size=batch_size,
+            + _COMMON_PARAMS.format(auto_rule=auto_rule, batch_size=batch_size,
                                     alpha=alpha, average=average)
             + "\n    Attributes\n    ----------" + attrs + _COMMON_ATTRS)
 
@@ -273,6 +312,14 @@ class _LinearSGD(SGDEstimator):
 
     def _n_outputs(self, classes):
         return len(classes) if self._multiclass else 1
+
+    def _auto_learning_rate(self, X, sw, state, batch):
+        """η₀ = 1 / (L R + α): L the loss's curvature bound (``fastlin._losses``),
+        R the bound of the batches' mean w_i (‖z_i‖² + [fit_intercept])."""
+        loss = _losses.get(self._loss)
+        R = curvature_radius(X, sw, state["stats"], batch, 1.0 if self.fit_intercept else 0.0,
+                             worst_case=not loss.bounded_slope)
+        return linear_learning_rate(loss.curvature, R, self.alpha)
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
         """Working copies of the parameters: zeros, or the previous running
@@ -487,12 +534,12 @@ class LinearRegression(_LinearSGD):
 
         w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i) x_i + α w ],
         b ← b − η_t (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i).
-""", "0.01", "32", "0.0",
+""", _AUTO_SQUARED, "32", "0.0",
         attrs="""
     coef_ : ndarray of shape (n_features,)
     intercept_ : ndarray of shape (1,)""")
 
-    def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
+    def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=False, standardize=True, backend="cython", n_jobs=1):
@@ -555,7 +602,7 @@ class LogisticRegression(_BinaryClassifier):
     A step is w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (∂l/∂s_i) x_i + α w ] and
     b ← b − η_t (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i. Only binary classification is
     supported (use SoftmaxRegression for more classes).
-""", "0.1", "32", "0.0001",
+""", _AUTO_LOGISTIC, "32", "0.0001",
         extra_params="""
     loss : {"log_loss", "squared_error"}, default="log_loss"
         The loss of h = σ(s) against the 0/1 target.""" + _CLASS_WEIGHT_PARAM,
@@ -564,7 +611,7 @@ class LogisticRegression(_BinaryClassifier):
     coef_ : ndarray of shape (1, n_features)
     intercept_ : ndarray of shape (1,)""")
 
-    def __init__(self, *, loss="log_loss", learning_rate=0.1,
+    def __init__(self, *, loss="log_loss", learning_rate="auto",
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
@@ -652,13 +699,13 @@ class Perceptron(_BinaryClassifier):
     decision boundary (s = 0); at such a score the backends (whose sums
     round differently: fused multiply-adds, another order) may decide
     differently and then take different steps.
-""", "1.0", "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
+""", _AUTO_PERCEPTRON, "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
     intercept_ : ndarray of shape (1,)""")
 
-    def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
+    def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
@@ -699,13 +746,13 @@ class MulticlassPerceptron(_MulticlassClassifier):
     decision boundary (two top scores equal); at such a score the backends
     (whose sums round differently: fused multiply-adds, another order) may
     decide differently and then take different steps.
-""", "1.0", "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
+""", _AUTO_PERCEPTRON, "1", "0.0", average=True, extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (n_classes, n_features)
     intercept_ : ndarray of shape (n_classes,)""")
 
-    def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
+    def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
@@ -731,13 +778,13 @@ class SoftmaxRegression(_MulticlassClassifier):
     W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ (softmax(s_i) − onehot(y_i)) + α W ].
     With two classes the model keeps two outputs (c = 2);
     ``decision_function`` then returns s₁ − s₀.
-""", "0.1", "32", "0.0001", extra_params=_CLASS_WEIGHT_PARAM,
+""", _AUTO_SOFTMAX, "32", "0.0001", extra_params=_CLASS_WEIGHT_PARAM,
         attrs="""
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (n_classes, n_features)
     intercept_ : ndarray of shape (n_classes,)""")
 
-    def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
+    def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=False, standardize=True, backend="cython", class_weight=None,

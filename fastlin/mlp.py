@@ -3,6 +3,7 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 ``fastlin.reference.network`` (same ``sgd_epoch``)."""
 import numpy as np
 
+from ._auto_step import curvature_radius, linear_learning_rate
 from ._base import SGDEstimator, change_space, check_param, dask_aware, to_original_space
 from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
@@ -26,11 +27,14 @@ class MLPClassifier(SGDEstimator):
         momentum  (μ > 0):         v ← μ v − η_t g,   θ ← θ + v
         Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
 
-    with η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
+    (g's penalty term with α′ = min(α, 1/η_t) in place of α, so that it
+    shrinks θ by at most θ: no α makes the step overshoot), with
+    η_t = η₀ ("constant"), η₀ / t^power_t ("invscaling"),
     1 / (α (t₀ + t − 1)) with t₀ = α^(−3/4) ("optimal", the linear models'
     schedule) or η₀ divided by 5 between epochs ("adaptive": whenever the
     stopping rule would end ``fit`` and η > 1e-6, η ← η / 5 and the count of
-    epochs without improvement restarts). The weights start Glorot-uniform
+    epochs without improvement restarts). η₀ is ``learning_rate``, by
+    default "auto" (below). The weights start Glorot-uniform
     (factor 4 for sigmoid units), the biases at 0. Two classes keep two
     softmax outputs (c = 2).
 
@@ -38,8 +42,17 @@ class MLPClassifier(SGDEstimator):
     ----------
     hidden_size : int, default=100
         Number of hidden units b.
-    learning_rate : float, default=0.1
-        The step size η₀ (> 0).
+    learning_rate : "auto" or float, default="auto"
+        The step size η₀: a float > 0, or "auto" for
+        η₀ = 1 / (½ (hidden_size + 1) Ω + α), the curvature bound of the
+        output layer (a softmax regression on hidden units in (0, 1), so
+        ‖(z, 1)‖² <= hidden_size + 1), with Ω = 1 without sample weights
+        (with weights: the mean of the ``batch_size`` largest, at least half
+        the largest). docs/math.md, "The automatic step", says why the
+        first layer is left out. ``fit`` and the first ``partial_fit``
+        compute it, later ``partial_fit`` calls keep it; ``learning_rate_``
+        reports it. "invscaling" and "adaptive" start from it; "optimal"
+        uses no η₀.
     learning_rate_schedule : {"constant", "invscaling", "optimal", "adaptive"}, \
 default="constant"
         η_t = η₀; η₀ / t^power_t with t the step count; 1 / (α (t₀ + t − 1))
@@ -121,6 +134,8 @@ default="constant"
         same order (a ValueError otherwise).
     n_iter_ : int
         Epochs run (accumulates over ``partial_fit`` calls).
+    learning_rate_ : float
+        The step size η₀ the fit used: "auto"'s value, or ``learning_rate``.
     t_ : int
         SGD steps taken (continued by ``partial_fit`` and ``warm_start``).
     loss_curve_ : list of float
@@ -147,7 +162,7 @@ default="constant"
     _multiclass = True
     _warm_start_continues_schedule = True
 
-    def __init__(self, *, hidden_size=100, learning_rate=0.1, learning_rate_schedule="constant",
+    def __init__(self, *, hidden_size=100, learning_rate="auto", learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
                  alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
                  warm_start=False, verbose=0, standardize=True, backend="cython",
@@ -179,6 +194,16 @@ default="constant"
 
     def _n_outputs(self, classes):
         return len(classes)
+
+    def _auto_learning_rate(self, X, sw, state, batch):
+        """η₀ = 1 / (½ (b + 1) Ω + α): the output layer's curvature bound.
+        The output layer is a softmax regression on the hidden row (a_i, 1),
+        a_i ∈ (0, 1)^b, so ‖(a_i, 1)‖² <= b + 1 and the softmax's Hessian is
+        at most ½; Ω bounds the batches' mean sample weight as R does the
+        linear models' (1 without weights). docs/math.md says why the first
+        layer is left out."""
+        omega = curvature_radius(X, sw, None, batch, 1.0, features=False)
+        return linear_learning_rate(0.5, (self.hidden_size + 1) * omega, self.alpha)
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
         if continue_from is None:

@@ -321,7 +321,8 @@ def test_integer_and_bool_X_fit_like_float64(name, dtype, backend):
         # negatives wrap to ~65535: unscaled, SGD diverges, and says so alike
         for X_fit in (X_int, X_int.astype(np.float64)):
             with pytest.raises(DivergenceError):
-                quiet_fit(make(name, backend=backend, standardize=False), X_fit, y)
+                quiet_fit(make(name, backend=backend, standardize=False, learning_rate=0.01),
+                          X_fit, y)
         return
     est = quiet_fit(make(name, backend=backend), X_int, y)
     ref = quiet_fit(make(name, backend=backend), X_int.astype(np.float64), y)

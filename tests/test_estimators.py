@@ -145,8 +145,8 @@ def test_full_batch_is_gradient_descent(backend):
 
 def test_mlp_fit_is_the_reference_loop():
     X, y = make_data("multi")
-    est = MLPClassifier(standardize=False, hidden_size=4, max_iter=2, tol=None, random_state=3,
-                        backend="numpy").fit(X, y)
+    est = MLPClassifier(standardize=False, learning_rate=0.1, hidden_size=4, max_iter=2, tol=None,
+                        random_state=3, backend="numpy").fit(X, y)
     rng = np.random.default_rng(3)
     params = ref_network.init_params(5, 4, 3, rng, np.float64)
     vel = [np.zeros_like(p) for p in params]
@@ -216,7 +216,7 @@ def test_warm_start_continues_from_previous_weights(name):
     est.fit(X, y)
     y_ref = y.astype(np.intp) if kind == "multi" else y.astype(np.float64)
     ref_linear.sgd_epoch(X, y_ref, W, b, np.random.default_rng(2).permutation(len(y)),
-                         LOSS_OF[name], eta0=est.learning_rate, batch_size=est.batch_size,
+                         LOSS_OF[name], eta0=est.learning_rate_, batch_size=est.batch_size,
                          alpha=est.alpha)
     np.testing.assert_array_equal(est._W, W)
     np.testing.assert_array_equal(est._b, b)
@@ -235,7 +235,7 @@ def test_average_publishes_the_running_mean(name):
     y_ref = y.astype(np.intp) if kind == "multi" else y.astype(np.float64)
     for _ in range(2):
         _, t = ref_linear.sgd_epoch(X, y_ref, W, b, rng.permutation(len(y)), LOSS_OF[name],
-                                    eta0=est.learning_rate, batch_size=est.batch_size,
+                                    eta0=est.learning_rate_, batch_size=est.batch_size,
                                     alpha=est.alpha, t=t, W_avg=W_avg, b_avg=b_avg)
     coef_avg = W_avg[:, 0] if kind == "reg" else W_avg.T
     np.testing.assert_array_equal(est.coef_, coef_avg)

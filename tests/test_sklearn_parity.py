@@ -466,8 +466,8 @@ def test_adaptive_divides_eta_by_five(name, backend):
 
 def test_adaptive_stops_once_eta_is_tiny():
     X, y = make_data("LinearRegression")
-    est = quiet_fit(make("LinearRegression", learning_rate_schedule="adaptive", tol=1e9,
-                         n_iter_no_change=1, max_iter=1000), X, y)
+    est = quiet_fit(make("LinearRegression", learning_rate=0.01, learning_rate_schedule="adaptive",
+                         tol=1e9, n_iter_no_change=1, max_iter=1000), X, y)
     # every epoch counts as no improvement: η = 0.01 / 5^k until η <= 1e-6
     # epoch 1 sets the best loss, epochs 2..k+1 divide η (k divisions), epoch
     # k + 2 finds η <= 1e-6 and ends the fit
@@ -566,7 +566,8 @@ def test_average_int_cython_matches_numpy(name, dtype, rtol):
 def test_coef_init_is_the_starting_point(backend):
     X, y = make_data("LinearRegression")
     C, c0 = np.array([0.5, -1.0, 2.0, 0.25]), 1.5
-    est = quiet_fit(LinearRegression(standardize=False, max_iter=1, tol=None, shuffle=False, backend=backend),
+    est = quiet_fit(LinearRegression(standardize=False, learning_rate=0.01, max_iter=1, tol=None,
+                                     shuffle=False, backend=backend),
                     X, y, coef_init=C, intercept_init=c0)
     W, b = C[:, None].copy(), np.array([c0])
     ref_linear.sgd_epoch(X, y, W, b, np.arange(len(X), dtype=np.intp), "squared_error",

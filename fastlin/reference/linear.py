@@ -14,11 +14,13 @@ Conventions (the Cython kernels follow them exactly):
 * A step on a batch B (a single sample when the batch size is 1) descends the
   same objective restricted to B:
 
-      W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α W ]
+      W ← W − η_t [ (1/|B|) Σ_{i∈B} w_i x_iᵀ ∂l/∂s_i + α′ W ]
       b ← b − η_t   (1/|B|) Σ_{i∈B} w_i ∂l/∂s_i          (if fit_intercept)
 
-  so a per-sample epoch is the minibatch epoch with batch size 1, and the
-  perceptron's step is the classic θ ← θ − η (h_i − y_i) x_i.
+  with α′ = min(α, 1/η_t) (``clipped_alpha``): the L2 factor 1 − η_t α′ =
+  max(0, 1 − η_t α) shrinks W toward 0 and never past it. A per-sample
+  epoch is the minibatch epoch with batch size 1, and the perceptron's step
+  is the classic θ ← θ − η (h_i − y_i) x_i.
 * t counts steps over the whole fit (1 for the first); the step size is
   η_t = ``learning_rate(schedule, η₀, t, power_t, α)``: η₀ ("constant",
   "adaptive"), η₀ / t^power_t ("invscaling") or 1 / (α (t₀ + t − 1))
@@ -39,7 +41,7 @@ Conventions (the Cython kernels follow them exactly):
 """
 import numpy as np
 
-from .._numeric import SCHEDULES, learning_rate  # noqa: F401
+from .._numeric import SCHEDULES, clipped_alpha, learning_rate  # noqa: F401
 from .._parallel import check_n_threads
 from .losses import get_loss
 
@@ -128,7 +130,7 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
     order one batch, so an order of every row with such a batch size is one
     full-batch gradient-descent step. For each batch, with t ← t + 1:
 
-        L_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (L_B: mean loss over B; ∇ has α W)
+        L_B, ∇W, ∇b = gradient(X_B, y_B, W, b)        (L_B: mean loss over B; ∇ has α′ W)
         W ← W − η_t ∇W
         b ← b − η_t ∇b                                (if fit_intercept)
         W̄ ← W̄ + (W − W̄) / t,  b̄ ← b̄ + (b − b̄) / t     (if averaging)
@@ -148,7 +150,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t, alpha)
-        L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss, alpha, w_B,
+        L_B, grad_W, grad_b = _data_loss_and_gradient(X[B], y[B], W, b, loss,
+                                                      clipped_alpha(alpha, eta), w_B,
                                                       mean, scale)
         total += L_B * len(B)
         W -= eta * grad_W

@@ -37,7 +37,7 @@ forming them, W and b1 the first layer of that space:
 """
 import numpy as np
 
-from .._numeric import init_network_params, learning_rate, sigmoid, softmax
+from .._numeric import clipped_alpha, init_network_params, learning_rate, sigmoid, softmax
 from .._parallel import check_n_threads
 from .losses import softmax_cross_entropy
 
@@ -170,8 +170,10 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     (the last may be shorter). For each batch B, with t ← t + 1 and
     η_t = ``learning_rate(schedule, eta0, t, power_t, alpha)``:
 
-        J_B, g = loss_and_gradient(X_B, y_B, params, α, w_B)
-                   (the batch objective: mean over B, plus the penalty)
+        J_B, g = loss_and_gradient(X_B, y_B, params, α′, w_B)
+                   (the batch objective: mean over B, plus the penalty with
+                   α′ = min(α, 1/η_t), so that its part of the step,
+                   max(0, 1 − η_t α) θ, never overshoots 0)
         plain     (momentum = 0):  θ ← θ − η_t g
         momentum  (μ > 0):         v ← μ v − η_t g,   θ ← θ + v
         Nesterov  (μ > 0):         v ← μ v − η_t g,   θ ← θ + μ v − η_t g
@@ -197,7 +199,8 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
         w_B = None if sample_weight is None else sample_weight[B]
         t += 1
         eta = learning_rate(schedule, eta0, t, power_t, alpha)
-        L_B, grads = _data_loss_and_gradient(X[B], y[B], params, alpha, w_B, mean, scale)
+        L_B, grads = _data_loss_and_gradient(X[B], y[B], params, clipped_alpha(alpha, eta),
+                                             w_B, mean, scale)
         total += L_B * len(B)
         for theta, g, v in zip(params, grads, velocities or [None] * 4):
             if momentum > 0:

@@ -1,0 +1,138 @@
+"""``learning_rate="auto"``: the step size from the data and a curvature bound.
+
+A step on a batch B descends J_B = (1/|B|) Σ_{i∈B} w_i l(s_i, y_i) + (α/2)‖W‖²
+in the space the kernel trains in (z_i = (x_i − μ) / σ with
+``standardize=True``, x_i otherwise). When the loss's second derivative in
+the score is at most L (the ``curvature`` column of ``fastlin._losses``;
+for a multi-class loss, the largest eigenvalue of its Hessian in the
+scores), the Hessian of J_B in (W, b) is at most
+
+    L · (1/|B|) Σ_{i∈B} w_i ‖(z_i, 1)‖² + α
+
+(the intercept counted as a feature of value 1 when it is fitted). With
+
+    r_i = w_i (‖z_i‖² + [fit_intercept])
+
+a bound of the batch mean (1/|B|) Σ_{i∈B} r_i over every batch a fit can
+form is
+
+    R = mean of the b largest r_i                   (batch size b < n)
+        (max r_i when b = 1: SAG's max ‖x_i‖²)
+    R = (1/n) Σ_i r_i                               (the full batch, b >= n)
+
+and the linear models take η = 1 / (L R + α): η times the curvature of every
+batch of b rows is at most 1. A last, shorter batch of an epoch (or a
+``partial_fit`` call with fewer rows) has a mean of at most max r_i; R is
+raised to at least max r_i / 2 for minibatches, so that η times its
+curvature stays at most 2, the edge of a step that cannot diverge.
+
+The r_i come from one pass over X in blocks of rows (the blocks of
+``fastlin._base.weighted_moments``), after the standardization statistics
+are known (the norms of the standardized rows need μ and σ first): a
+float64 block at a time and the b largest values so far, never a copy of X.
+A CSR X's rows give ‖z_i‖² = Σ_k x_ik² / σ_k² − 2 Σ_k x_ik μ_k / σ_k² +
+Σ_k μ_k² / σ_k² from their nonzeros. A dask array's chunks are summarised
+on their workers (``summarize`` of each chunk) and merged here.
+"""
+import numpy as np
+
+
+def _block_rows(A):
+    """Rows per block: each a float64 block of at most ~1/128 of A (at
+    least 4096 entries), as ``weighted_moments`` reads it."""
+    n, m = A.shape
+    if hasattr(A, "nnz"):
+        nnz = max(int(A.nnz), 1)
+        return max(1, n * max(1 << 12, nnz // 128) // nnz)
+    return max(1, max(1 << 12, min(1 << 20, A.size // 128)) // m)
+
+
+def _block_terms(block, w, mean, scale, intercept, features=True):
+    """r_i = w_i (‖z_i‖² + intercept) of a block of rows (dense or CSR);
+    w_i · intercept with ``features=False``."""
+    if not features:
+        sq = np.zeros(block.shape[0])
+    elif hasattr(block, "tocsr"):
+        block = block.tocsr().astype(np.float64)
+        inv2 = np.ones(block.shape[1]) if scale is None else 1.0 / (scale * scale)
+        sq = np.asarray(block.multiply(block) @ inv2).reshape(-1)
+        if mean is not None:
+            sq -= 2.0 * np.asarray(block @ (mean * inv2)).reshape(-1)
+            sq += float(mean @ (mean * inv2))
+            np.maximum(sq, 0.0, out=sq)
+    else:
+        z = np.array(block, dtype=np.float64)
+        if mean is not None:
+            z -= mean
+        if scale is not None:
+            z /= scale
+        sq = np.einsum("ij,ij->i", z, z)
+    sq += float(intercept)
+    if w is not None:
+        sq *= w
+    return sq
+
+
+def summarize(X, sw, mean, scale, intercept, k, features=True):
+    """(Σ_i r_i, the k largest r_i in decreasing order) of the rows of X
+    (dense or CSR), with r_i = w_i (‖(x_i − mean) / scale‖² + intercept)
+    (mean, scale None: 0 and 1; sw None: w_i = 1; ``features=False``: r_i =
+    w_i · intercept), in one pass of blocks."""
+    n = X.shape[0]
+    rows = _block_rows(X)
+    total, top = 0.0, np.empty(0)
+    for start in range(0, n, rows):
+        w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
+        r = _block_terms(X[start:start + rows], w, mean, scale, intercept, features)
+        total += float(r.sum())
+        top = _largest(np.concatenate([top, r]), k)
+    return total, top
+
+
+def merge(a, b, k):
+    """The summary of two parts' union from theirs."""
+    return a[0] + b[0], _largest(np.concatenate([a[1], b[1]]), k)
+
+
+def _largest(r, k):
+    if k > 0 and len(r) > k:
+        r = np.partition(r, len(r) - k)[len(r) - k:]
+    return np.sort(r)[::-1]
+
+
+def batch_bound(summary, n, batch, worst_case=True):
+    """R of the module docstring from a ``summarize`` summary (with k >=
+    ``batch`` largest values) of n rows: the mean r_i for the full batch or
+    without ``worst_case``, else max(mean of the ``batch`` largest, max / 2)."""
+    total, top = summary
+    if batch >= n or not worst_case:
+        return total / n
+    return max(float(top[:batch].mean()), float(top[0]) / 2)
+
+
+def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True):
+    """R for the rows the kernel trains on: X standardized by ``stats``
+    ({"mean", "scale"} or None), the training weights ``sw`` and batches
+    of ``batch`` rows (>= n: the full batch); ``intercept`` is the constant
+    added to each ‖z_i‖² (1 for a fitted intercept, 0 without one). A dask
+    ``DaskData`` X is summarised chunk by chunk on its workers.
+    ``features=False`` bounds the batch means of w_i · intercept alone (the
+    network's output layer, whose inputs are bounded); ``worst_case=False``
+    gives the mean r_i (the losses of bounded slope)."""
+    n = X.shape[0]
+    mean = None if stats is None else stats["mean"]
+    scale = None if stats is None else stats["scale"]
+    k = 1 if batch >= n or not worst_case else batch
+    if hasattr(X, "row_summary"):
+        summary = X.row_summary(mean, scale, intercept, k, features)
+    else:
+        summary = summarize(X, sw, mean, scale, intercept, k, features)
+    return batch_bound(summary, n, batch, worst_case)
+
+
+def linear_learning_rate(curvature, R, alpha):
+    """η = 1 / (L R + α) of a linear model whose loss has curvature bound L
+    (1 when L R + α is 0: every row is 0 in the trained space, and without a
+    penalty no step changes W)."""
+    denominator = curvature * R + alpha
+    return 1.0 / denominator if denominator > 0 else 1.0
