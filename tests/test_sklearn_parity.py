@@ -412,7 +412,8 @@ def test_optimal_needs_positive_alpha(name):
 
 def reference_adaptive_fit(name, X, y, eta0, max_iter, tol, n_iter_no_change, batch_size):
     """The "adaptive" rule written out over the reference's sgd_epoch, in
-    order (shuffle=False): returns (params, etas used per epoch)."""
+    order (shuffle=False), with the relative ``tol``: returns (params, etas
+    used per epoch)."""
     n = len(X)
     order = np.arange(n, dtype=np.intp)
     if name == "MLPClassifier":
@@ -434,7 +435,8 @@ def reference_adaptive_fit(name, X, y, eta0, max_iter, tol, n_iter_no_change, ba
     for _ in range(max_iter):
         etas.append(eta)
         loss, t = epoch(eta, t)
-        stale = stale + 1 if loss > best - tol else 0
+        # an improvement: below the best so far by tol relative to it
+        stale = 0 if best == np.inf or loss < best - tol * abs(best) else stale + 1
         best = min(best, loss)
         if stale >= n_iter_no_change:
             if eta > 1e-6:
