@@ -1294,7 +1294,7 @@ class SGDEstimator(Estimator):
         """Why a finished fit is not a converged one, or None: (what was
         found, in words; True when the loss climbed or sits far above the
         baseline, i.e. the steps are unstable, False when the model is stuck
-        near chance). The rules:
+        near chance, None for a perceptron at chance). The rules:
 
         * with early stopping, a best validation score no better than chance
           (R² <= 0; or an accuracy no higher than the validation rows' most
@@ -1333,7 +1333,7 @@ class SGDEstimator(Estimator):
             chance = majority_share(y, sw)
             if accuracy <= chance:
                 return (f"its training accuracy {accuracy:.4g} is no better than always "
-                        f"predicting the most frequent class ({chance:.4g})"), False
+                        f"predicting the most frequent class ({chance:.4g})"), None
         return None
 
     def _warn_not_converged(self, finding, eta0, restored):
@@ -1355,7 +1355,12 @@ class SGDEstimator(Estimator):
         if unstable and self.learning_rate_schedule != "optimal":
             causes.append(f"a learning_rate ({eta0:.3g}) too large for this data: try a "
                           "tenth of it, or learning_rate_schedule=\"adaptive\"")
-        if not unstable:
+        if unstable is None:        # a perceptron: its step size only scales W
+            if self.alpha > 0:
+                causes.append(f"alpha={self.alpha:.3g} too large: try a smaller alpha")
+            causes.append("classes that no hyperplane of these features separates well: "
+                          "try class_weight, or LogisticRegression/SoftmaxRegression")
+        elif not unstable:
             if self.alpha > 0:
                 causes.append(f"alpha={self.alpha:.3g} too large, shrinking the model to a "
                               "constant: try a smaller alpha")
