@@ -808,16 +808,22 @@ def make_rng(random_state):
 # --------------------------------------------------------------------------
 # the stopping rule, early stopping's split and scores
 
-#: the smallest |best loss| the relative ``tol`` scales with (a best loss of
-#: 0 then needs a negative loss to improve: it cannot)
+#: the smallest |best loss| the relative ``tol`` scales with when there is
+#: no baseline (a best loss of 0 then needs a negative loss to improve: it
+#: cannot)
 _TINY = np.finfo(np.float64).tiny
 
 
-def improves(loss, best, tol):
+def improves(loss, best, tol, baseline=None):
     """Whether an epoch's training loss improves on the best so far by the
-    relative ``tol``: loss < best − tol · max(|best|, tiny) (the first
-    epoch, best = inf, always does)."""
-    return not np.isfinite(best) or loss < best - tol * max(abs(best), _TINY)
+    relative ``tol``: loss < best − tol · L₀, with L₀ the ``baseline`` (the
+    loss of the best constant prediction), or max(|best|, tiny) where there
+    is none (the perceptrons). The first epoch, best = inf, always
+    improves."""
+    if not np.isfinite(best):
+        return True
+    scale = baseline if baseline is not None and baseline > 0 else max(abs(best), _TINY)
+    return loss < best - tol * scale
 
 
 def _snapshot(state):
@@ -1146,9 +1152,15 @@ class SGDEstimator(Estimator):
             moment_weight = np.zeros(n_samples, dtype=X.dtype)
             moment_weight[rows] = 1 if sw is None else sw[rows]
         stats = self._standardization(X, y, moment_weight, partial, first)
-        baseline = None if partial or y is None else self._baseline_loss(
-            y if rows is None else y[rows], None if sw is None else
-            (sw if rows is None else sw[rows]), n_outputs)
+        if partial:
+            baseline = None
+        elif hasattr(X, "baseline_sample"):   # dask: from the workers' summaries
+            baseline = self._baseline_loss(*X.baseline_sample(
+                self._estimator_type == "regressor", max(n_outputs, 2)), n_outputs)
+        else:
+            baseline = self._baseline_loss(
+                y if rows is None else y[rows],
+                None if sw is None else (sw if rows is None else sw[rows]), n_outputs)
         y = self._kernel_targets(X, y, stats)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
                                  continue_from=self if continuing else None)
@@ -1210,7 +1222,7 @@ class SGDEstimator(Estimator):
                 if score > best_score:
                     best_score, best_state = score, _snapshot(state)
             elif self.tol is not None:
-                stale = 0 if improves(loss, best, self.tol) else stale + 1
+                stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
                 best = min(best, loss)
             if self.tol is not None and stale >= self.n_iter_no_change:
                 if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:

@@ -242,6 +242,23 @@ class DaskData:
         y = functools.reduce(merge_moments, [p[1] for p in per_chunk]) if regressor else None
         return x, y
 
+    def baseline_sample(self, regressor, n_classes):
+        """A small (y, w) whose ``_baseline_loss`` is that of the whole
+        training data: (1/len(y)) Σ w carries Σ_i w_i / n, and the classes'
+        weighted shares (or y's weighted mean and variance, as the two points
+        mean ± sd) are the data's; each chunk's part reduced on its worker."""
+        n = self.shape[0]
+        parts = self.client.gather(self.client.map(_chunk_targets, self.parts,
+                                                   regressor=regressor, n_classes=n_classes,
+                                                   pure=False))
+        if regressor:
+            total, mean, M2 = functools.reduce(merge_moments, parts)
+            sd = float(np.sqrt(M2[0] / total))
+            return (np.array([mean[0] - sd, mean[0] + sd]),
+                    np.full(2, total / n))
+        totals = np.sum(parts, axis=0)
+        return np.arange(n_classes, dtype=np.float64), totals * (n_classes / n)
+
     def standardize_targets(self, y_mean, y_scale):
         """Replace each chunk's y by (y − y_mean) / y_scale, on its worker."""
         self.parts = self.client.map(_standardized_chunk, self.parts, y_mean=y_mean,
@@ -254,6 +271,15 @@ class DaskData:
 def _chunk_moments(part, regressor):
     x, y, sw = part
     return weighted_moments(x, sw), (weighted_moments(y, sw) if regressor else None)
+
+
+def _chunk_targets(part, regressor, n_classes):
+    """A chunk's weighted moments of y (regressor), or its weighted class totals."""
+    _, y, sw = part
+    if regressor:
+        return weighted_moments(y, sw)
+    return np.bincount(np.asarray(y, dtype=np.intp), minlength=n_classes,
+                       weights=None if sw is None else np.asarray(sw, dtype=np.float64))
 
 
 def _standardized_chunk(part, y_mean, y_scale):

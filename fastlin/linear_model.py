@@ -54,11 +54,13 @@ default="constant"
         Exponent of the "invscaling" schedule.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data) in ``fit``.
-    tol : float or None, default=1e-3
+    tol : float or None, default={tol}
         Stopping rule, relative to the loss (scale-free): an epoch improves
-        when its training loss is below best − tol · |best| (best: the
-        lowest epoch loss so far), and ``fit`` stops after
-        ``n_iter_no_change`` epochs in a row without improvement. With
+        when its training loss is below best − tol · L₀ (best: the lowest
+        epoch loss so far; L₀: the loss of the best constant prediction, the
+        class prior or y's mean; for the perceptrons, whose loss has none,
+        |best|), and ``fit`` stops after ``n_iter_no_change`` epochs in a
+        row without improvement. With
         ``early_stopping`` it applies to the validation score instead, as in
         scikit-learn: an epoch improves when its score reaches best + tol.
         ``None`` disables it (exactly ``max_iter`` epochs, no ``max_iter``
@@ -80,7 +82,7 @@ default="constant"
         score has not improved by ``tol`` for ``n_iter_no_change`` epochs;
         the parameters of the best epoch's score are restored. X itself is
         not copied (the kernels train on the training rows' indices); the
-        held-out rows are, once (at most ``validation_fraction`` of X).
+        held-out rows are, once (ceil(validation_fraction · n_samples) rows).
         Not for ``partial_fit`` (a ValueError) nor a dask X.
     validation_fraction : float, default=0.1
         The share of the rows held out with ``early_stopping``, in (0, 1):
@@ -175,10 +177,11 @@ _CLASS_WEIGHT_PARAM = """
         ``partial_fit`` needs a dict). None weighs every class 1."""
 
 
-def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs="", average=False):
+def _doc(summary, learning_rate, batch_size, alpha, extra_params="", attrs="", average=False,
+         tol="1e-3"):
     return (summary + "\n\n    Parameters\n    ----------" + extra_params
             + _COMMON_PARAMS.format(learning_rate=learning_rate, batch_size=batch_size,
-                                    alpha=alpha, average=average)
+                                    alpha=alpha, average=average, tol=tol)
             + "\n    Attributes\n    ----------" + attrs + _COMMON_ATTRS)
 
 
@@ -551,13 +554,13 @@ class LinearRegression(_LinearSGD):
 
         w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i) x_i + α w ],
         b ← b − η_t (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i).
-""", "0.01", "32", "0.0",
+""", "0.01", "32", "0.0", tol="1e-4",
         attrs="""
     coef_ : ndarray of shape (n_features,)
     intercept_ : ndarray of shape (1,)""")
 
     def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
-                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=5, batch_size=32, alpha=0.0,
                  early_stopping=False, validation_fraction=0.1,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=False, standardize=True, backend="cython"):

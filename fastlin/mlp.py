@@ -52,9 +52,9 @@ default="constant"
         Maximum number of epochs in ``fit``.
     tol : float or None, default=1e-4
         Stopping rule, relative to the loss (scale-free): an epoch improves
-        when its training loss is below best − tol · |best|, and ``fit``
-        stops after ``n_iter_no_change`` epochs in a row without
-        improvement. With ``early_stopping`` it applies to the validation
+        when its training loss is below best − tol · L₀ (L₀ the class
+        prior's cross-entropy), and ``fit`` stops after
+        ``n_iter_no_change`` epochs in a row without improvement. With ``early_stopping`` it applies to the validation
         accuracy instead: an epoch improves when it reaches best + tol.
         ``None`` disables it. A fit that ends with a training loss no better
         than the class prior's, or that gave back over a quarter of its best

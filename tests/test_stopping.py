@@ -1,7 +1,8 @@
 """Stopping: the relative ``tol``, the convergence verdict, early stopping.
 
-* ``tol`` is relative to the loss: the same fit on y scaled by a power of
-  two (exact in floating point) stops at the same epoch, and on a
+* ``tol`` is relative to the loss (to the loss of the best constant
+  prediction, L₀): the same fit on y scaled by a power of two (exact in
+  floating point) stops at the same epoch, and on a
   standardized, ill-conditioned problem whose target has variance 0.03
   LinearRegression at its defaults reaches the least-squares R².
 * A fit that ends no better than a constant prediction, or well above its
