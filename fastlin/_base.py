@@ -1361,8 +1361,8 @@ class SGDEstimator(Estimator):
                           "standardize=True, the default, or scale X")
         step = self.alpha * eta0
         if self.learning_rate_schedule != "optimal" and step > 1:
-            causes.append(f"alpha·learning_rate = {step:.3g} > 1, so the L2 shrink "
-                          "1 − learning_rate·alpha overshoots zero: lower alpha or "
+            causes.append(f"alpha·learning_rate = {step:.3g} > 1, so every step's L2 "
+                          "shrink takes the weights to zero or past it: lower alpha or "
                           "learning_rate")
         if unstable and self.learning_rate_schedule != "optimal":
             causes.append(f"a learning_rate ({eta0:.3g}) too large for this data: try a "
