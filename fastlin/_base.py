@@ -15,7 +15,8 @@ One place for each thing:
   never imported: a DataFrame is recognised only once the caller has
   imported pandas.
 * ``SGDEstimator``: hyper-parameter checks, the epoch loop (shuffling,
-  stopping rule, verbose output, divergence check) and ``fit`` /
+  stopping rule, early stopping on held-out rows, verbose output,
+  divergence check, the convergence verdict) and ``fit`` /
   ``partial_fit`` for both the linear models and the network. A dask X goes
   to ``fastlin._dask``, which runs the same loop (``_train``) on the
   workers' chunks; ``dask_aware`` does the same for the prediction methods.
@@ -98,8 +99,10 @@ class NotFittedError(_SklearnCompatible, ValueError, AttributeError):
 
 
 class ConvergenceWarning(_SklearnCompatible, UserWarning):
-    """``max_iter`` epochs ended the fit before the stopping rule did (once
-    scikit-learn is imported, also a ``sklearn.exceptions.ConvergenceWarning``)."""
+    """``max_iter`` epochs ended the fit before the stopping rule did, or the
+    fit ended no better than a constant prediction or well above its best
+    loss (the message names the likely causes); once scikit-learn is
+    imported, also a ``sklearn.exceptions.ConvergenceWarning``."""
 
 
 class DivergenceError(ValueError):
@@ -805,6 +808,128 @@ def make_rng(random_state):
 
 
 # --------------------------------------------------------------------------
+# the stopping rule, early stopping's split and scores
+
+#: the smallest |best loss| the relative ``tol`` scales with when there is
+#: no baseline (a best loss of 0 then needs a negative loss to improve: it
+#: cannot)
+_TINY = np.finfo(np.float64).tiny
+
+
+def improves(loss, best, tol, baseline=None):
+    """Whether an epoch's training loss improves on the best so far by the
+    relative ``tol``: loss < best − tol · L₀, with L₀ the ``baseline`` (the
+    loss of the best constant prediction), or max(|best|, tiny) where there
+    is none (the perceptrons). The first epoch, best = inf, always
+    improves."""
+    if not np.isfinite(best):
+        return True
+    scale = baseline if baseline is not None and baseline > 0 else max(abs(best), _TINY)
+    return loss < best - tol * scale
+
+
+def _snapshot(state):
+    """Copies of a fit's working parameters (everything in ``state`` but the
+    statistics and the step size), to restore with ``state.update``."""
+    return {key: copy.deepcopy(value) for key, value in state.items()
+            if key not in ("stats", "eta0")}
+
+
+def validation_split(y, fraction, rng, stratify, name="the estimator"):
+    """(training rows, validation rows) of n = len(y) samples, each sorted
+    (intp), from one permutation drawn from ``rng``: ceil(fraction · n)
+    validation rows, the first of the permutation; with ``stratify``, each
+    class's share of them its share of y (largest remainders, at least one
+    row of each class left for training), the rows of each class the first
+    of the permutation that are of that class."""
+    n = len(y)
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 2 or n - n_val < 1:
+        raise ValueError(f"{name}: early_stopping with validation_fraction={fraction!r} "
+                         f"splits the {n} samples into {n - n_val} training and {n_val} "
+                         "validation samples; it needs at least 1 and 2. Change "
+                         "validation_fraction, use more samples, or set early_stopping=False.")
+    perm = rng.permutation(n).astype(np.intp, copy=False)
+    held = np.zeros(n, dtype=bool)
+    if not stratify:
+        held[perm[:n_val]] = True
+    else:
+        classes, labels = np.unique(y, return_inverse=True)
+        counts = np.bincount(labels)
+        if counts.min() < 2:
+            raise ValueError(f"{name}: early_stopping's stratified split needs at least 2 "
+                             f"samples of each class; class {classes[counts.argmin()]!r} "
+                             "has 1. Set early_stopping=False.")
+        if n_val < len(classes) or n - n_val < len(classes):
+            raise ValueError(f"{name}: early_stopping with validation_fraction={fraction!r} "
+                             f"holds out {n_val} of {n} samples; the stratified split "
+                             f"needs at least one per class ({len(classes)}) on each side. "
+                             "Change validation_fraction, or set early_stopping=False.")
+        exact = counts * (n_val / n)
+        take = np.minimum(np.floor(exact).astype(np.intp), counts - 1)
+        # the rows still to place go to the largest remainders (then the
+        # larger classes, then the lower class index)
+        for k in np.lexsort((np.arange(len(counts)), -counts, -(exact - take))):
+            if take.sum() == n_val:
+                break
+            if take[k] < counts[k] - 1:
+                take[k] += 1
+        by_class = perm[np.argsort(labels[perm], kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        for first, k in zip(starts, take):
+            held[by_class[first:first + k]] = True
+    return np.flatnonzero(~held).astype(np.intp), np.flatnonzero(held).astype(np.intp)
+
+
+def prediction_score(y_pred, y, w, classifier):
+    """Accuracy (``classifier``) or R² = 1 − Σ w (y − ŷ)² / Σ w (y − ȳ)² of
+    predictions against y, weighted by w (None: 1); R² is 1 for a perfect
+    prediction of a constant y and 0 for any other."""
+    if classifier:
+        return float(np.average(y_pred == y, weights=w))
+    y = np.asarray(y, dtype=np.float64)
+    ss_res = np.average((y - y_pred) ** 2, weights=w)
+    ss_tot = np.average((y - np.average(y, weights=w)) ** 2, weights=w)
+    if ss_tot == 0:
+        return 1.0 if ss_res == 0 else 0.0
+    return float(1 - ss_res / ss_tot)
+
+
+def majority_share(labels, w):
+    """The (weighted) share of the most frequent class among ``labels``."""
+    _, idx = np.unique(labels, return_inverse=True)
+    totals = np.bincount(idx, weights=None if w is None else np.asarray(w, dtype=np.float64))
+    return float(totals.max() / totals.sum())
+
+
+def prior_loss(labels, w, n_classes, n):
+    """(1/n) Σ w_i · H(p), p the (weighted) class shares of ``labels``
+    (0 .. n_classes − 1) and H the entropy: the cross-entropy of predicting
+    the class prior for every sample."""
+    totals = np.bincount(np.asarray(labels, dtype=np.intp), minlength=n_classes,
+                         weights=None if w is None else np.asarray(w, dtype=np.float64))
+    total = totals.sum()
+    p = totals[totals > 0] / total
+    return float(total * -(p * np.log(p)).sum() / n)
+
+
+def blockwise_accuracy(predict, X, y, w):
+    """The (weighted) accuracy of ``predict`` over X's rows, in blocks of
+    rows: 8192 of a dense X (views), or of a CSR as many as hold about 1/128
+    of its nonzeros (each block's copy small)."""
+    n = X.shape[0]
+    step = 1 << 13
+    if _is_sparse(X):
+        nnz = max(int(X.nnz), 1)
+        step = max(1, n * max(1 << 12, nnz // 128) // nnz)
+    hits = 0.0
+    for start in range(0, n, step):
+        right = predict(X[start:start + step]) == y[start:start + step]
+        hits += right.sum() if w is None else float(w[start:start + step] @ right)
+    return float(hits / (n if w is None else np.sum(w, dtype=np.float64)))
+
+
+# --------------------------------------------------------------------------
 # the epoch loop
 
 class SGDEstimator(Estimator):
@@ -823,6 +948,10 @@ class SGDEstimator(Estimator):
       identity order); returns (data loss, t);
     * ``_state_arrays(state)``: the arrays the divergence check looks at;
     * ``_publish(state)``: the fitted attributes (``coef_`` ...);
+    * ``_predict_state(state, X)``: what ``predict`` would give (class
+      indices) with the parameters in ``state`` (early stopping's score);
+    * ``_baseline_loss(y, sw, n_outputs)``: the loss of the best constant
+      prediction, or None (the convergence verdict);
     * ``_set_initial_params(state, **init)``: when their ``fit`` takes initial
       parameters.
 
@@ -855,6 +984,9 @@ class SGDEstimator(Estimator):
         if self.tol is not None:
             check_param("tol", self.tol, "real", low=0)
         check_param("n_iter_no_change", self.n_iter_no_change, "int", low=1)
+        check_param("early_stopping", self.early_stopping, "bool")
+        check_param("validation_fraction", self.validation_fraction, "real", low=0,
+                    low_open=True, high=1, high_open=True)
         if self.batch_size is not None:
             check_param("batch_size", self.batch_size, "int", low=1)
         check_param("alpha", self.alpha, "real", low=0)
@@ -958,7 +1090,14 @@ class SGDEstimator(Estimator):
             raise ValueError('class_weight="balanced" is not supported by partial_fit (one '
                              "call sees a part of the data); pass a dict of weights, e.g. "
                              "n / (n_classes · counts) from the whole training set.")
+        if partial and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True (one call is "
+                             "one epoch, with no held-out rows); set early_stopping=False.")
         continuing = self._is_fitted() and (not first or self.warm_start)
+        if _is_dask_array(X) and self.early_stopping:
+            raise ValueError("early_stopping=True is not supported for a dask X (its held-out "
+                             "rows would have to be gathered); hold out a validation set "
+                             "yourself, or set early_stopping=False.")
         if _is_dask_array(X):       # trained on the workers of the dask client
             from ._dask import fit as dask_fit
             return dask_fit(self, module, X, y, sample_weight, classes, partial, first, continuing,
@@ -980,6 +1119,7 @@ class SGDEstimator(Estimator):
                              "(warm_start continues the previous fit).")
         sw = check_sample_weight(sample_weight, n_samples, X.dtype)
         y, fitted = self._prepare_targets(y, n_samples, X.dtype, sw, classes, first)
+        score_weight = sw
         if getattr(self, "class_weight", None) is not None:
             classes_ = fitted["classes_"]
             idx = y if self._multiclass else y.astype(np.intp)
@@ -992,20 +1132,43 @@ class SGDEstimator(Estimator):
                              f"{self.classes_.tolist()}.")
         n_outputs = self._n_outputs(fitted.get("classes_"))
         return self._train(module, X, y, sw, fitted, n_outputs, partial, first, continuing,
-                           init=init, names=names)
+                           init=init, names=names, score_weight=score_weight)
 
     def _train(self, module, X, y, sw, fitted, n_outputs, partial, first, continuing,
-               init=None, names=None):
+               init=None, names=None, score_weight=None):
         """The epoch loop on validated data (``fastlin._dask`` calls it with
         its stand-ins for X and the backend module); ``init`` holds the
-        initial parameters ``fit`` was given, ``names`` X's feature names."""
+        initial parameters ``fit`` was given, ``names`` X's feature names,
+        ``score_weight`` the caller's sample weights (without
+        ``class_weight``: the validation score's weights)."""
         n_samples, n_features = X.shape
         # the generator: seeded once per fit; partial_fit keeps drawing from it
         if partial and not first:
             rng = copy.deepcopy(self._rng)   # published only if the call succeeds
         else:
             rng = make_rng(self.random_state)
-        stats = self._standardization(X, y, sw, partial, first)
+        # early stopping: the held-out rows, drawn first from the generator;
+        # the fit trains on the others through the kernels' ``order``
+        rows = held_out = None
+        if self.early_stopping and not partial:
+            rows, held_out = self._validation_split(y, sw, rng)
+            validation = (X[held_out], y[held_out],
+                          None if score_weight is None else score_weight[held_out])
+        n_train = n_samples if rows is None else len(rows)
+        moment_weight = sw
+        if rows is not None:        # the statistics of the training rows only
+            moment_weight = np.zeros(n_samples, dtype=X.dtype)
+            moment_weight[rows] = 1 if sw is None else sw[rows]
+        stats = self._standardization(X, y, moment_weight, partial, first)
+        if partial:
+            baseline = None
+        elif hasattr(X, "baseline_sample"):   # dask: from the workers' summaries
+            baseline = self._baseline_loss(*X.baseline_sample(
+                self._estimator_type == "regressor", max(n_outputs, 2)), n_outputs)
+        else:
+            baseline = self._baseline_loss(
+                y if rows is None else y[rows],
+                None if sw is None else (sw if rows is None else sw[rows]), n_outputs)
         y = self._kernel_targets(X, y, stats)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
                                  continue_from=self if continuing else None)
@@ -1016,9 +1179,11 @@ class SGDEstimator(Estimator):
         state["n_threads"] = kernel_threads(self.n_jobs, module)
         if init is not None:
             self._set_initial_params(state, **init)
-        batch = n_samples if self.batch_size is None else min(self.batch_size, n_samples)
-        learning_rate = self._initial_learning_rate(X, sw, state, batch, partial, first)
-        state["eta0"] = learning_rate    # "adaptive" divides it between epochs
+        batch = n_train if self.batch_size is None else min(self.batch_size, n_train)
+        # the automatic step sees the training rows only (moment_weight)
+        learning_rate = self._initial_learning_rate(X, moment_weight, state, batch, partial,
+                                                    first)
+        state["eta0"] = eta0 = learning_rate    # "adaptive" divides it between epochs
         if partial and not first:
             t, curve, n_iter = self.t_, list(self.loss_curve_), self.n_iter_
         else:
@@ -1028,29 +1193,49 @@ class SGDEstimator(Estimator):
 
         epochs = 1 if partial else self.max_iter
         best, stale, converged = np.inf, 0, False
+        scores, best_score, best_state = [], -np.inf, None
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
             if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
                 order = X.chunk_seeds(rng if self.shuffle and self.batch_size is not None else None)
             elif self.shuffle and self.batch_size is not None:
-                order = rng.permutation(n_samples).astype(np.intp, copy=False)
+                order = rng.permutation(n_train).astype(np.intp, copy=False)
+                if rows is not None:
+                    order = rows[order]
             else:
                 # no shuffling, or the full batch: its one step sums every
                 # row whatever the order (and draws nothing from rng)
-                order = np.arange(n_samples, dtype=np.intp)
+                order = np.arange(n_samples, dtype=np.intp) if rows is None else rows
             loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
-            loss = float(loss)
+            # the kernels divide by len(X): the mean over the training rows
+            loss = float(loss) if rows is None else float(loss) * (n_samples / n_train)
             n_iter += 1
             self._check_finite(loss, state, n_iter)
             curve.append(loss)
             if self.verbose:
                 print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
                       f"{time.perf_counter() - start:.2f} s", flush=True)
-            if partial or self.tol is None:
+            if partial:
                 continue
-            stale = stale + 1 if loss > best - self.tol else 0
-            best = min(best, loss)
-            if stale >= self.n_iter_no_change:
+            if rows is not None:
+                # scikit-learn's rule on the validation score: an epoch
+                # improves when it reaches the best score so far + tol
+                score = self._validation_score(state, *validation)
+                scores.append(score)
+                if self.verbose:
+                    print(f"validation score {score:.6g}", flush=True)
+                if self.tol is None:
+                    pass
+                elif score < best_score + self.tol:
+                    stale += 1
+                else:
+                    stale = 0
+                if score > best_score:
+                    best_score, best_state = score, _snapshot(state)
+            elif self.tol is not None:
+                stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
+                best = min(best, loss)
+            if self.tol is not None and stale >= self.n_iter_no_change:
                 if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
                     state["eta0"] /= 5
                     stale = 0
@@ -1059,9 +1244,22 @@ class SGDEstimator(Estimator):
                 break
         if not partial:
             self._check_blow_up(curve, learning_rate)
-        if not partial and self.tol is not None and not converged:
+        if rows is not None:
+            state.update(best_state)        # the best validation score's parameters
+        finding = None
+        if not partial:
+            finding = self._failure(curve, baseline, state, X, y, sw, scores,
+                                    validation if rows is not None else None)
+        if finding is None and not partial and self._steps_zero_the_weights(state):
+            finding = ("alpha·learning_rate >= 1, so every step's L2 shrink "
+                       "max(0, 1 − ηα) sets the weights to zero and the model is the last "
+                       "steps' gradients, not the penalized minimum"), True
+        if finding is not None:
+            self._warn_not_converged(finding, eta0, restored=rows is not None)
+        elif not partial and self.tol is not None and not converged:
+            what = ("validation score" if rows is not None else "training loss")
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
-                          "before the training loss stopped improving by tol; consider "
+                          f"before the {what} stopped improving by tol; consider "
                           "increasing max_iter.", _compatible(ConvergenceWarning), stacklevel=4)
 
         # success: publish everything at once
@@ -1077,6 +1275,10 @@ class SGDEstimator(Estimator):
         self.t_ = t
         self.learning_rate_ = learning_rate
         self.loss_curve_ = curve
+        if rows is None:
+            self.validation_scores_ = self.best_validation_score_ = None
+        else:
+            self.validation_scores_, self.best_validation_score_ = scores, float(best_score)
         self._dtype = X.dtype
         self._rng = rng
         self._stats = stats
@@ -1106,6 +1308,125 @@ class SGDEstimator(Estimator):
         if isinstance(self.learning_rate, str) and eta0 is not None:
             return f"now {self.learning_rate!r}, η₀ = {eta0:.3g}"
         return f"now {self.learning_rate!r}"
+
+    # ---- early stopping and the convergence verdict
+
+    def _validation_split(self, y, sw, rng):
+        """(training rows, validation rows) for ``early_stopping``, each
+        sorted (intp): ``validation_split`` of the targets, stratified by
+        class for a classifier, with its errors in the estimator's words."""
+        name = type(self).__name__
+        classifier = self._estimator_type == "classifier"
+        rows, held_out = validation_split(y, self.validation_fraction, rng,
+                                          stratify=classifier, name=name)
+        for part, what in ((rows, "training"), (held_out, "validation")):
+            if sw is not None and not np.sum(sw[part], dtype=np.float64) > 0:
+                raise ValueError(f"{name}: the sample weights of the {what} rows of "
+                                 "early_stopping's split are all zero; use another "
+                                 "random_state or validation_fraction.")
+        return rows, held_out
+
+    def _validation_score(self, state, X_val, y_val, w_val):
+        """The score of the parameters in ``state`` on the held-out rows:
+        accuracy (classifiers) or R² (regressors), weighted by ``w_val``."""
+        return prediction_score(self._predict_state(state, X_val), y_val, w_val,
+                                self._estimator_type == "classifier")
+
+    def _baseline_loss(self, y, sw, n_outputs):
+        """The training loss (as ``loss_curve_`` reports it) of the best
+        constant prediction the model can make, or None where the loss has no
+        such baseline (the perceptrons)."""
+        return None
+
+    def _failure(self, curve, baseline, state, X, y, sw, scores, validation):
+        """Why a finished fit is not a converged one, or None: (what was
+        found, in words; True when the loss climbed or sits far above the
+        baseline, i.e. the steps are unstable, False when the model is stuck
+        near chance, None for a perceptron at chance). The rules:
+
+        * with early stopping, a best validation score no better than chance
+          (R² <= 0; or an accuracy no higher than the validation rows' most
+          frequent class's share);
+        * a final training loss at or above ``baseline``, the loss of the best
+          constant prediction (the class prior, or y's mean);
+        * a final loss that gave back over a quarter of the best epoch's gain
+          over the baseline: final > best + (baseline − best) / 4;
+        * for the perceptrons (no baseline), a training accuracy no higher
+          than the most frequent class's (weighted) share.
+        """
+        classifier = self._estimator_type == "classifier"
+        if validation is not None:
+            best = max(scores)
+            chance = 0.0 if not classifier else majority_share(validation[1], validation[2])
+            if best <= chance:
+                what = "accuracy" if classifier else "R²"
+                return (f"its best validation {what}, {best:.4g}, is no better than chance "
+                        f"({chance:.4g})"), False
+            return None
+        final, low = curve[-1], min(curve)
+        if baseline is not None and baseline > 0:
+            constant = "the class prior" if classifier else "y's mean"
+            if final >= baseline:
+                return (f"the final training loss {final:.4g} is no better than that of "
+                        f"predicting {constant} ({baseline:.4g})",
+                        final > 2 * baseline or final > low + (baseline - low) / 4)
+            if final > low + (baseline - low) / 4:
+                return (f"the training loss ended at {final:.4g}, well above its best "
+                        f"{low:.4g} (epoch {curve.index(low) + 1}; predicting {constant} "
+                        f"gives {baseline:.4g})"), True
+            return None
+        if baseline is None and classifier and not hasattr(X, "chunk_seeds"):
+            accuracy = blockwise_accuracy(lambda block: self._predict_state(state, block),
+                                          X, y, sw)
+            chance = majority_share(y, sw)
+            if accuracy <= chance:
+                return (f"its training accuracy {accuracy:.4g} is no better than always "
+                        f"predicting the most frequent class ({chance:.4g})"), None
+        return None
+
+    def _steps_zero_the_weights(self, state):
+        """Whether the last step size η of a constant (or "adaptive") schedule
+        has ηα >= 1: the clipped L2 factor max(0, 1 − ηα) is then 0."""
+        if self.learning_rate_schedule not in ("constant", "adaptive"):
+            return False
+        return self.alpha * state["eta0"] >= 1
+
+    def _warn_not_converged(self, finding, eta0, restored):
+        """The ConvergenceWarning of a fit that ``_failure`` judged, naming
+        the likely causes and their remedies: the steps (feature scale,
+        learning_rate, alpha · learning_rate) for an unstable fit, the
+        penalty and the features for one stuck near chance."""
+        finding, unstable = finding
+        causes = []
+        if not self.standardize:
+            causes.append("unscaled features (standardize=False trains on X as given, so a "
+                          "feature with a large range makes every step too large): set "
+                          "standardize=True, the default, or scale X")
+        step = self.alpha * eta0
+        if self.learning_rate_schedule != "optimal" and step > 1:
+            causes.append(f"alpha·learning_rate = {step:.3g} > 1, so every step's L2 "
+                          "shrink takes the weights to zero or past it: lower alpha or "
+                          "learning_rate")
+        if unstable and self.learning_rate_schedule != "optimal":
+            causes.append(f"a learning_rate ({eta0:.3g}) too large for this data: try a "
+                          "tenth of it, or learning_rate_schedule=\"adaptive\"")
+        if unstable is None:        # a perceptron: its step size only scales W
+            if self.alpha > 0:
+                causes.append(f"alpha={self.alpha:.3g} too large: try a smaller alpha")
+            causes.append("classes that no hyperplane of these features separates well: "
+                          "try class_weight, or LogisticRegression/SoftmaxRegression")
+        elif not unstable:
+            if self.alpha > 0:
+                causes.append(f"alpha={self.alpha:.3g} too large, shrinking the model to a "
+                              "constant: try a smaller alpha")
+            causes.append("a learning_rate too large or too small for this data (try a "
+                          "tenth, or ten times, of it), or features that say little "
+                          "about y")
+        kept = ("the fitted parameters are those of the best validation score" if restored
+                else "the fitted parameters are the last epoch's, not the best epoch's")
+        warnings.warn(f"{type(self).__name__} did not converge: {finding}. Likely causes: "
+                      f"{'; '.join(causes)}. The fit returned normally; {kept}.",
+                      _compatible(ConvergenceWarning), stacklevel=5)
 
     # ---- standardization
 
@@ -1214,11 +1535,4 @@ class SGDEstimator(Estimator):
         _check_target_length(y, len(y_pred))
         w = None if sample_weight is None else check_sample_weight(
             sample_weight, len(y), np.float64)
-        if self._estimator_type == "classifier":
-            return float(np.average(y_pred == y, weights=w))
-        y = y.astype(np.float64)
-        ss_res = np.average((y - y_pred) ** 2, weights=w)
-        ss_tot = np.average((y - np.average(y, weights=w)) ** 2, weights=w)
-        if ss_tot == 0:
-            return 1.0 if ss_res == 0 else 0.0
-        return float(1 - ss_res / ss_tot)
+        return prediction_score(y_pred, y, w, self._estimator_type == "classifier")

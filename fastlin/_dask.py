@@ -268,6 +268,23 @@ class DaskData:
             k=k, features=features, pure=False))
         return functools.reduce(lambda a, b: _auto_step.merge(a, b, k), per_chunk)
 
+    def baseline_sample(self, regressor, n_classes):
+        """A small (y, w) whose ``_baseline_loss`` is that of the whole
+        training data: (1/len(y)) Σ w carries Σ_i w_i / n, and the classes'
+        weighted shares (or y's weighted mean and variance, as the two points
+        mean ± sd) are the data's; each chunk's part reduced on its worker."""
+        n = self.shape[0]
+        parts = self.client.gather(self.client.map(_chunk_targets, self.parts,
+                                                   regressor=regressor, n_classes=n_classes,
+                                                   pure=False))
+        if regressor:
+            total, mean, M2 = functools.reduce(merge_moments, parts)
+            sd = float(np.sqrt(M2[0] / total))
+            return (np.array([mean[0] - sd, mean[0] + sd]),
+                    np.full(2, total / n))
+        totals = np.sum(parts, axis=0)
+        return np.arange(n_classes, dtype=np.float64), totals * (n_classes / n)
+
     def standardize_targets(self, y_mean, y_scale):
         """Replace each chunk's y by (y − y_mean) / y_scale, on its worker."""
         self.parts = self.client.map(_standardized_chunk, self.parts, y_mean=y_mean,
@@ -285,6 +302,15 @@ def _chunk_moments(part, regressor):
 def _chunk_row_summary(part, mean, scale, intercept, k, features):
     x, _, sw = part
     return _auto_step.summarize(x, sw, mean, scale, intercept, k, features)
+
+
+def _chunk_targets(part, regressor, n_classes):
+    """A chunk's weighted moments of y (regressor), or its weighted class totals."""
+    _, y, sw = part
+    if regressor:
+        return weighted_moments(y, sw)
+    return np.bincount(np.asarray(y, dtype=np.intp), minlength=n_classes,
+                       weights=None if sw is None else np.asarray(sw, dtype=np.float64))
 
 
 def _standardized_chunk(part, y_mean, y_scale):

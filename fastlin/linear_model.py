@@ -46,7 +46,7 @@ import numpy as np
 from . import _losses
 from ._auto_step import curvature_radius, linear_learning_rate
 from ._base import (SGDEstimator, _all_finite, _is_int, _to_numeric, change_space, check_param,
-                    dask_aware, to_original_space, to_standardized_space)
+                    dask_aware, prior_loss, to_original_space, to_standardized_space)
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 
 _COMMON_PARAMS = """
@@ -69,13 +69,39 @@ default="constant"
         Exponent of the "invscaling" schedule.
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data) in ``fit``.
-    tol : float or None, default=1e-3
-        Stopping rule: ``fit`` stops when the epoch's training loss has not
-        gone below (best loss − tol) for ``n_iter_no_change`` epochs in a
-        row. ``None`` disables it (exactly ``max_iter`` epochs, no warning).
+    tol : float or None, default={tol}
+        Stopping rule, relative to the loss (scale-free): an epoch improves
+        when its training loss is below best − tol · L₀ (best: the lowest
+        epoch loss so far; L₀: the loss of the best constant prediction, the
+        class prior or y's mean; for the perceptrons, whose loss has none,
+        |best|), and ``fit`` stops after ``n_iter_no_change`` epochs in a
+        row without improvement. With
+        ``early_stopping`` it applies to the validation score instead, as in
+        scikit-learn: an epoch improves when its score reaches best + tol.
+        ``None`` disables it (exactly ``max_iter`` epochs, no ``max_iter``
+        warning). Whatever stopped it, a fit that ends with a training loss
+        no better than the best constant prediction's (the class prior, or
+        y's mean), or that gave back over a quarter of its best epoch's gain
+        over that, or (the perceptrons) with a training accuracy no better
+        than the most frequent class's share, warns with a
+        ``ConvergenceWarning`` naming the likely causes; its parameters are
+        the last epoch's, not the best epoch's (docs/math.md, "Training").
     n_iter_no_change : int, default=5
         See ``tol``: the fit stops at the n-th epoch in a row without
         improvement, as scikit-learn's SGDClassifier does.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified by class for
+        the classifiers; drawn from ``random_state``), train on the others,
+        score the held-out rows after every epoch (accuracy, or R² for
+        LinearRegression, weighted by ``sample_weight``) and stop when that
+        score has not improved by ``tol`` for ``n_iter_no_change`` epochs;
+        the parameters of the best epoch's score are restored. X itself is
+        not copied (the kernels train on the training rows' indices); the
+        held-out rows are, once (ceil(validation_fraction · n_samples) rows).
+        Not for ``partial_fit`` (a ValueError) nor a dask X.
+    validation_fraction : float, default=0.1
+        The share of the rows held out with ``early_stopping``, in (0, 1):
+        ceil(validation_fraction · n_samples) rows.
     batch_size : int or None, default={batch_size}
         1: per-sample SGD; k: minibatches of k consecutive samples of the
         (shuffled) order; None: full-batch gradient descent (one step per
@@ -149,10 +175,17 @@ _COMMON_ATTRS = """
         LinearRegression whether or not it standardizes.
     scale_mean_ : ndarray of shape (n_features_in_,)
         μ, with ``standardize=True`` (absent otherwise): the weighted mean
-        of each feature the model was trained with.
+        of each feature the model was trained with (over the training rows
+        only, with ``early_stopping``).
     scale_std_ : ndarray of shape (n_features_in_,)
         σ, with ``standardize=True``: the weighted standard deviation of
         each feature (1 where it is 0).
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the held-out score after every epoch
+        (``loss_curve_`` is then the training rows' loss); None otherwise.
+    best_validation_score_ : float or None
+        With ``early_stopping``, the best of ``validation_scores_``, whose
+        parameters the model has; None otherwise.
 
     Notes
     -----
@@ -195,10 +228,11 @@ _AUTO_SOFTMAX = """\
 """ + _AUTO_MEAN_ROW
 
 
-def _doc(summary, auto_rule, batch_size, alpha, extra_params="", attrs="", average=False):
+def _doc(summary, auto_rule, batch_size, alpha, extra_params="", attrs="", average=False,
+         tol="1e-3"):
     return (summary + "\n\n    Parameters\n    ----------" + extra_params
             + _COMMON_PARAMS.format(auto_rule=auto_rule, batch_size=batch_size,
-                                    alpha=alpha, average=average)
+                                    alpha=alpha, average=average, tol=tol)
             + "\n    Attributes\n    ----------" + attrs + _COMMON_ATTRS)
 
 
@@ -211,8 +245,10 @@ class _LinearSGD(SGDEstimator):
     def __init__(self, *, learning_rate, learning_rate_schedule, power_t, max_iter, tol,
                  n_iter_no_change, batch_size, alpha, fit_intercept, shuffle,
                  random_state, warm_start, verbose, average, backend, standardize,
-                 n_jobs):
+                 early_stopping, validation_fraction, n_jobs):
         self.standardize = standardize
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
         self.power_t = power_t
@@ -402,24 +438,68 @@ class _LinearSGD(SGDEstimator):
             loss = loss * stats["y_scale"] ** 2
         return loss, t
 
+    def _model(self, state):
+        """The published (W (m, c), b (c,)) of ``state``: the averaged weights
+        once averaging has started, else the running ones; in the original
+        space of X (and y)."""
+        W, b = state["W"], state["b"]
+        if self.average and (int(self.average) <= 1 or state["n_avg"] > 0):
+            W, b = state["W_avg"], state["b_avg"]
+        if state["stats"] is not None:
+            W_raw, b_raw = to_original_space(W, b, state["stats"])
+            W, b = W_raw.astype(W.dtype), b_raw.astype(b.dtype)
+        return W, b
+
     def _publish(self, state):
         self._W, self._b = state["W"], state["b"]
         if self.average:
             self._W_avg, self._b_avg = state["W_avg"], state["b_avg"]
             self._n_seen, self._n_avg = state["n_seen"], state["n_avg"]
-            started = int(self.average) <= 1 or state["n_avg"] > 0
-            W, b = (state["W_avg"], state["b_avg"]) if started else (state["W"], state["b"])
         else:
             for name in ("_W_avg", "_b_avg", "_n_seen", "_n_avg"):
                 self.__dict__.pop(name, None)
-            W, b = state["W"], state["b"]
-        if state["stats"] is not None:
-            # the model in the original space of X (and y)
-            W_raw, b_raw = to_original_space(W, b, state["stats"])
-            W, b = W_raw.astype(W.dtype), b_raw.astype(b.dtype)
+        W, b = self._model(state)
         # sklearn's shapes, as views of the (m, c) weights
         self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
         self.intercept_ = b
+
+    def _predict_state(self, state, X):
+        """What ``predict`` would give with the parameters in ``state``: ŷ
+        for the regressor, the class index for a classifier."""
+        W, b = self._model(state)
+        S = affine_scores(X, W, b)
+        if self._estimator_type == "regressor":
+            return S[:, 0]
+        if S.shape[1] == 1:
+            return (S[:, 0] >= 0).astype(np.intp)
+        return S.argmax(axis=1)
+
+    def _baseline_loss(self, y, sw, n_outputs):
+        """The training loss of the best constant score, a mean over the rows
+        weighted as the training loss is (the score is s = 0 when there is no
+        intercept, except for LinearRegression standardizing y, whose model
+        always has y's mean): ½ Var(y) around the weighted mean (or ½ E y²);
+        the class prior's cross-entropy (or log c); ½ p (1 − p) for the
+        logistic squared loss, p the positive share (or 1/8); None for the
+        perceptrons."""
+        n = len(y)
+        w = None if sw is None else np.asarray(sw, dtype=np.float64)
+        weight = 1.0 if w is None else float(w.sum()) / n      # (1/n) Σ w
+        if self._loss == "squared_error":
+            y = np.asarray(y, dtype=np.float64)
+            centre = np.average(y, weights=w) if self.fit_intercept or self.standardize else 0.0
+            return float(0.5 * np.average((y - centre) ** 2, weights=w) * weight)
+        if self._loss in ("log_loss", "softmax_cross_entropy"):
+            n_classes = max(n_outputs, 2)
+            if not self.fit_intercept:
+                return float(np.log(n_classes) * weight)
+            return prior_loss(y, w, n_classes, n)
+        if self._loss == "logistic_squared_error":
+            if not self.fit_intercept:
+                return 0.125 * weight
+            p = float(np.average(y, weights=w))
+            return 0.5 * p * (1 - p) * weight
+        return None
 
     def _scores(self, X):
         """S = X W + b (n, c) from the published weights: one product, and
@@ -534,18 +614,20 @@ class LinearRegression(_LinearSGD):
 
         w ← w − η_t [ (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i) x_i + α w ],
         b ← b − η_t (1/|B|) Σ_{i∈B} w_i (ŷ_i − y_i).
-""", _AUTO_SQUARED, "32", "0.0",
+""", _AUTO_SQUARED, "32", "0.0", tol="1e-4",
         attrs="""
     coef_ : ndarray of shape (n_features,)
     intercept_ : ndarray of shape (1,)""")
 
     def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
-                 max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
+                 max_iter=1000, tol=1e-4, n_iter_no_change=5, batch_size=32, alpha=0.0,
+                 early_stopping=False, validation_fraction=0.1,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=False, standardize=True, backend="cython", n_jobs=1):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
@@ -614,6 +696,7 @@ class LogisticRegression(_BinaryClassifier):
     def __init__(self, *, loss="log_loss", learning_rate="auto",
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
+                 early_stopping=False, validation_fraction=0.1,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
                  standardize=True, backend="cython", class_weight=None,
                  n_jobs=1):
@@ -622,6 +705,7 @@ class LogisticRegression(_BinaryClassifier):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
@@ -707,6 +791,7 @@ class Perceptron(_BinaryClassifier):
 
     def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
+                 early_stopping=False, validation_fraction=0.1,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
                  n_jobs=1):
@@ -714,6 +799,7 @@ class Perceptron(_BinaryClassifier):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
@@ -754,6 +840,7 @@ class MulticlassPerceptron(_MulticlassClassifier):
 
     def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
+                 early_stopping=False, validation_fraction=0.1,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
                  n_jobs=1):
@@ -761,6 +848,7 @@ class MulticlassPerceptron(_MulticlassClassifier):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
@@ -786,6 +874,7 @@ class SoftmaxRegression(_MulticlassClassifier):
 
     def __init__(self, *, learning_rate="auto", learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
+                 early_stopping=False, validation_fraction=0.1,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
                  verbose=0, average=False, standardize=True, backend="cython", class_weight=None,
                  n_jobs=1):
@@ -793,6 +882,7 @@ class SoftmaxRegression(_MulticlassClassifier):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
             average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)

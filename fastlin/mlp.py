@@ -4,7 +4,8 @@ minibatch SGD over ``fastlin._mlp_fast`` or the NumPy reference
 import numpy as np
 
 from ._auto_step import curvature_radius, linear_learning_rate
-from ._base import SGDEstimator, change_space, check_param, dask_aware, to_original_space
+from ._base import (SGDEstimator, change_space, check_param, dask_aware, prior_loss,
+                    to_original_space)
 from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
 
@@ -63,12 +64,30 @@ default="constant"
     max_iter : int, default=200
         Maximum number of epochs in ``fit``.
     tol : float or None, default=1e-4
-        Stopping rule: ``fit`` stops when the epoch's training loss has not
-        gone below (best loss − tol) for ``n_iter_no_change`` epochs in a row;
-        ``None`` disables it.
+        Stopping rule, relative to the loss (scale-free): an epoch improves
+        when its training loss is below best − tol · L₀ (L₀ the class
+        prior's cross-entropy), and ``fit`` stops after
+        ``n_iter_no_change`` epochs in a row without improvement. With ``early_stopping`` it applies to the validation
+        accuracy instead: an epoch improves when it reaches best + tol.
+        ``None`` disables it. A fit that ends with a training loss no better
+        than the class prior's, or that gave back over a quarter of its best
+        epoch's gain over the prior, warns with a ``ConvergenceWarning``
+        naming the likely causes; its parameters are the last epoch's, not
+        the best epoch's (docs/math.md, "Training").
     n_iter_no_change : int, default=10
         See ``tol``: the fit stops at the n-th epoch in a row without
         improvement (scikit-learn's MLPClassifier stops at the (n + 1)-th).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified by class,
+        drawn from ``random_state`` before the initial weights), train on
+        the others, score the held-out rows' accuracy (weighted by
+        ``sample_weight``) after every epoch, stop when it has not improved
+        by ``tol`` for ``n_iter_no_change`` epochs, and restore the weights
+        of the best score. X is not copied (the kernel trains on the
+        training rows' indices); the held-out rows are, once. Not for
+        ``partial_fit`` (a ValueError) nor a dask X.
+    validation_fraction : float, default=0.1
+        The share of the rows held out with ``early_stopping``, in (0, 1).
     batch_size : int or None, default=32
         1: per-sample SGD; k: minibatches of k samples of the (shuffled)
         order; None: full batch (one step per epoch).
@@ -147,6 +166,12 @@ default="constant"
     scale_std_ : ndarray of shape (n_features_in_,)
         σ, with ``standardize=True``: the weighted standard deviation of
         each feature (1 where it is 0).
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the held-out accuracy after every epoch;
+        None otherwise.
+    best_validation_score_ : float or None
+        With ``early_stopping``, the best of ``validation_scores_``, whose
+        weights the network has; None otherwise.
 
     Notes
     -----
@@ -164,6 +189,7 @@ default="constant"
 
     def __init__(self, *, hidden_size=100, learning_rate="auto", learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
+                 early_stopping=False, validation_fraction=0.1,
                  alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
                  warm_start=False, verbose=0, standardize=True, backend="cython",
                  class_weight=None, n_jobs=1):
@@ -176,6 +202,8 @@ default="constant"
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.batch_size = batch_size
         self.alpha = alpha
         self.momentum = momentum
@@ -243,16 +271,30 @@ default="constant"
             sample_weight=sw, n_threads=state["n_threads"],
             **self._kernel_standardization(state))
 
+    def _network(self, state):
+        """The published (W, b1, V, b2) of ``state``: the first layer for raw X."""
+        W, b1, V, b2 = state["params"]
+        if state["stats"] is not None:
+            W_raw, b1_raw = to_original_space(W, b1, state["stats"])
+            W, b1 = W_raw.astype(W.dtype), b1_raw.astype(b1.dtype)
+        return W, b1, V, b2
+
     def _publish(self, state):
         self._params = state["params"]
         self._velocities = state["velocities"]
-        W, b1, V, b2 = self._params
-        if state["stats"] is not None:
-            # the first layer for raw X
-            W_raw, b1_raw = to_original_space(W, b1, state["stats"])
-            W, b1 = W_raw.astype(W.dtype), b1_raw.astype(b1.dtype)
+        W, b1, V, b2 = self._network(state)
         self.coefs_ = [W, V]
         self.intercepts_ = [b1, b2]
+
+    def _predict_state(self, state, X):
+        """The class index ``predict`` would give with the parameters in ``state``."""
+        W, b1, V, b2 = self._network(state)
+        return affine_scores(sigmoid(affine_scores(X, W, b1)), V, b2).argmax(axis=1)
+
+    def _baseline_loss(self, y, sw, n_outputs):
+        """The cross-entropy of the class prior (the output biases alone can
+        give it), a mean over the rows weighted as the training loss is."""
+        return prior_loss(y, sw, n_outputs, len(y))
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (weights,

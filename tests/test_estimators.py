@@ -365,10 +365,13 @@ def test_stopping_rule_and_convergence_warning():
                                  random_state=0).fit(X, y)
     assert 3 < est.n_iter_ < 1000
     # stopped at the first epoch that completes n_iter_no_change epochs in a row
-    # without beating the best loss so far by tol (sklearn's SGD rule)
+    # without beating the best loss so far by tol times the class prior's
+    # cross-entropy (sklearn's SGD rule, tol scaled by that baseline loss)
+    p = np.mean(y)
+    prior = -p * np.log(p) - (1 - p) * np.log(1 - p)
     best, stale = np.inf, 0
     for epoch, loss in enumerate(est.loss_curve_, 1):
-        stale = stale + 1 if loss > best - 1e-2 else 0
+        stale = 0 if epoch == 1 or loss < best - 1e-2 * prior else stale + 1
         best = min(best, loss)
         if stale == 3:
             break

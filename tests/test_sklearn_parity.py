@@ -412,8 +412,15 @@ def test_optimal_needs_positive_alpha(name):
 
 def reference_adaptive_fit(name, X, y, eta0, max_iter, tol, n_iter_no_change, batch_size):
     """The "adaptive" rule written out over the reference's sgd_epoch, in
-    order (shuffle=False): returns (params, etas used per epoch)."""
+    order (shuffle=False), with ``tol`` relative to the loss of the best
+    constant prediction (½ Var(y); the class prior's cross-entropy):
+    returns (params, etas used per epoch)."""
     n = len(X)
+    if name == "MLPClassifier":
+        p = np.bincount(y) / n
+        baseline = -np.sum(p[p > 0] * np.log(p[p > 0]))
+    else:
+        baseline = 0.5 * np.var(y)
     order = np.arange(n, dtype=np.intp)
     if name == "MLPClassifier":
         params = ref_network.init_params(X.shape[1], 5, 3, random_state=0)
@@ -434,7 +441,8 @@ def reference_adaptive_fit(name, X, y, eta0, max_iter, tol, n_iter_no_change, ba
     for _ in range(max_iter):
         etas.append(eta)
         loss, t = epoch(eta, t)
-        stale = stale + 1 if loss > best - tol else 0
+        # an improvement: below the best so far by tol relative to it
+        stale = 0 if best == np.inf or loss < best - tol * baseline else stale + 1
         best = min(best, loss)
         if stale >= n_iter_no_change:
             if eta > 1e-6:
