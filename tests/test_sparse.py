@@ -159,9 +159,10 @@ def _target(loss, n, c, dtype, rng):
 @pytest.mark.parametrize("loss", list(_losses.LOSSES))
 def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
     """Three epochs of _sparse_fast.sgd_epoch = the reference's on the same
-    CSR (with mean and scale: on the standardized dense matrix); batch 300 of
-    n = 300 rows is the full batch (a dense step: n > m), 1000 the same batch
-    with an order of repeated rows."""
+    CSR (with mean and scale: the reference's on the same CSR with them, and
+    on the standardized dense matrix); batch 300 of n = 300 rows is the full
+    batch (a dense step: n > m), 1000 the same batch with an order of repeated
+    rows."""
     rng = np.random.default_rng(3)
     n, m = 300, 40
     c = 3 if _losses.get(loss).multiclass else 1
@@ -176,7 +177,10 @@ def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
         X_ref = ((X.toarray().astype(np.float64) - mean) / scale).astype(dtype)
     order = np.concatenate([rng.permutation(n)] * (3 if batch_size == 1000 else 1))
     results = []
-    for module, data, extra in ((_sparse_fast, X, kw), (reference, X_ref, {})):
+    runs = [(_sparse_fast, X, kw), (reference, X_ref, {})]
+    if standardize:
+        runs.append((reference, X, kw))       # the reference's centred CSR path
+    for module, data, extra in runs:
         W = np.zeros((m, c), dtype)
         b = np.zeros(c, dtype)
         W_avg, b_avg = (np.zeros((m, c), dtype), np.zeros(c, dtype)) if average else (None, None)
@@ -187,14 +191,15 @@ def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
                 schedule="invscaling", t=t, sample_weight=sw, W_avg=W_avg, b_avg=b_avg,
                 **extra)
         results.append((W, b, W_avg, loss_value, t))
-    (W1, b1, A1, l1, t1), (W2, b2, A2, l2, t2) = results
+    (W1, b1, A1, l1, t1) = results[0]
     tol = TOL[dtype]
-    assert t1 == t2
-    np.testing.assert_allclose(W1, W2, rtol=tol, atol=tol * np.abs(W2).max())
-    np.testing.assert_allclose(b1, b2, rtol=tol, atol=tol)
-    assert l1 == pytest.approx(l2, rel=tol)
-    if average:
-        np.testing.assert_allclose(A1, A2, rtol=tol, atol=tol * np.abs(A2).max())
+    for W2, b2, A2, l2, t2 in results[1:]:
+        assert t1 == t2
+        np.testing.assert_allclose(W1, W2, rtol=tol, atol=tol * np.abs(W2).max())
+        np.testing.assert_allclose(b1, b2, rtol=tol, atol=tol)
+        assert l1 == pytest.approx(l2, rel=tol)
+        if average:
+            np.testing.assert_allclose(A1, A2, rtol=tol, atol=tol * np.abs(A2).max())
 
 
 @pytest.mark.parametrize("standardize", [False, True])
@@ -212,10 +217,12 @@ def test_gradient_equals_reference(loss, standardize):
         kw = dict(mean=mean, scale=scale)
         X_ref = (X.toarray() - mean) / scale
     J1, gW1, gb1 = _sparse_fast.gradient(X, y, W, b, loss, 0.1, **kw)
-    J2, gW2, gb2 = reference.gradient(X_ref, y, W, b, loss, 0.1)
-    assert J1 == pytest.approx(J2, rel=1e-12)
-    np.testing.assert_allclose(gW1, gW2, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(gb1, gb2, rtol=1e-10, atol=1e-13)
+    # the reference on the standardized dense matrix, and on the CSR itself
+    for X2, extra in ((X_ref, {}), (X, kw)):
+        J2, gW2, gb2 = reference.gradient(X2, y, W, b, loss, 0.1, **extra)
+        assert J1 == pytest.approx(J2, rel=1e-12)
+        np.testing.assert_allclose(gW1, gW2, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(gb1, gb2, rtol=1e-10, atol=1e-13)
 
 
 def test_scale_only_is_a_per_feature_multiply():
