@@ -17,8 +17,8 @@ repeated index counts as the sum of its entries, as scipy reads it).
 
 Standardization: with ``mean`` and/or ``scale`` (float64 (m,) arrays) the
 epoch trains on z = (x − mean) / scale, the parameters in that space; the
-default None is mean 0 and scale 1. A scale alone divides each nonzero by
-its column's scale. A mean would make every row dense; it is kept as a
+default None is mean 0 and scale 1. A scale alone multiplies each nonzero
+by its column's 1 / scale (computed once per call). A mean would make every row dense; it is kept as a
 rank-one term instead: with u = mean / scale, z = x / scale − u, so
 
     s = z W + b = (x / scale) W − u W + b,
@@ -43,9 +43,17 @@ nonzero. Batches of more than max(m, 256) rows (the full batch of a tall
 X) sum their gradient into a dense (m, c) buffer instead and take one dense
 step (O(m c), once per such batch). Sums are float64 whatever the dtype.
 
+Per call, beyond the pass over the order's nonzeros: float64 W and W_avg
+are the working state themselves (no copy; float32 ones get float64 working
+copies), O(m c) once to write W = σ (V + u ⊗ r) back when σ ≠ 1 or the model
+is centred (and to recompute q), and with averaging one O(m c) buffer U. A
+shuffled order reads its rows at random places: the epoch prefetches the
+rows a few entries ahead (and, for c > 1, the next row's weight rows).
+
 The def wrappers check types, shapes, the CSR structure and index ranges
 (a ValueError or TypeError, never a crash; the values are the estimators'
-to check, as for the dense kernel), then run the loops in one
+to check, as for the dense kernel; ``check_input=False`` skips the O(nnz)
+structure check for a caller that has made it), then run the loops in one
 ``with nogil:``.
 """
 from cython cimport floating
@@ -60,6 +68,10 @@ from ._loss cimport LossKind, single_loss, multi_loss
 from . import _losses
 from ._linear_fast import _check_array, _check_indices
 from ._numeric import SCHEDULES
+
+#: sgd_epoch takes ``check_input`` (False: X's structure, mean and scale were
+#: checked by the caller; the estimators pass it after check_X)
+ACCEPTS_CHECK_INPUT = True
 
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
@@ -82,12 +94,35 @@ cdef double MIN_SCALE = 1e-6
 cdef Py_ssize_t LAZY_ROWS = 256
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastlin_prefetch(p) __builtin_prefetch((const void*)(p))
+    #else
+    #define fastlin_prefetch(p) ((void)0)
+    #endif
+    """
+    void fastlin_prefetch(const void* p) noexcept nogil
+
+# a shuffled order reads its rows at random places: the epoch asks the cache
+# for row order[q + PREFETCH_ROW]'s nonzeros, and for the indptr entries of
+# row order[q + PREFETCH_PTR], before it needs them
+cdef enum:
+    PREFETCH_ROW = 4
+    PREFETCH_PTR = 8
+
+# rows of up to MAX_LOCAL outputs keep their c sums in a local array (no
+# aliasing with the weights, so they stay in registers); wider ones use s
+cdef enum:
+    MAX_LOCAL = 16
+
+
 cdef struct Model:
     double* V            # (m, c): W = scale · (V + u ⊗ r)
     double* b            # (c,)
     double scale
     Py_ssize_t m, c
-    const double* sd     # (m,) the standardization's scale, or NULL
+    const double* isd    # (m,) 1 / the standardization's scale, or NULL
     const double* u      # (m,) mean / scale, or NULL (no centering)
     double uu            # u · u
     double* r            # (c,)
@@ -125,58 +160,136 @@ cdef inline double _sample_loss(LossKind kind, const double* s, Py_ssize_t c,
     return multi_loss(kind, s, c, labels[i], d)
 
 
-cdef inline void _row_scores(const floating[::1] data, const index_t[::1] indices,
+cdef inline double _row_dot1(const floating* data, const index_t* indices,
+                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
+                             double* zu) noexcept nogil:
+    # one output: Σ_k z_k V[col_k], and zu = Σ_k z_k u[col_k] when centred
+    cdef Py_ssize_t k, col
+    cdef double z, acc = 0.0, acc_u = 0.0
+    cdef const double* V = M.V
+    cdef const double* isd = M.isd
+    cdef const double* u = M.u
+    if isd == NULL and u == NULL:
+        for k in range(lo, hi):
+            acc += data[k] * V[indices[k]]
+        return acc
+    for k in range(lo, hi):
+        col = indices[k]
+        z = data[k]
+        if isd != NULL:
+            z = z * isd[col]
+        acc += z * V[col]
+        if u != NULL:
+            acc_u += z * u[col]
+    zu[0] = acc_u
+    return acc
+
+
+cdef inline void _row_scores(const floating* data, const index_t* indices,
                              Py_ssize_t lo, Py_ssize_t hi, const Model* M,
                              double* s) noexcept nogil:
     # s = z W + b for the row's nonzeros data[lo:hi] at indices[lo:hi]
     cdef Py_ssize_t k, j, col, c = M.c
     cdef double z, zu = 0.0
+    cdef double acc[MAX_LOCAL]
+    cdef double* out = &acc[0] if c <= MAX_LOCAL else s
     cdef const double* v
-    for j in range(c):
-        s[j] = 0.0
-    for k in range(lo, hi):
-        col = indices[k]
-        z = data[k]
-        if M.sd != NULL:
-            z = z / M.sd[col]
-        v = M.V + col * c
+    if c == 1:
+        acc[0] = _row_dot1(data, indices, lo, hi, M, &zu)
+    else:
         for j in range(c):
-            s[j] += z * v[j]
-        if M.u != NULL:
-            zu += z * M.u[col]
+            out[j] = 0.0
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if M.isd != NULL:
+                z = z * M.isd[col]
+            v = M.V + col * c
+            for j in range(c):
+                out[j] += z * v[j]
+            if M.u != NULL:
+                zu += z * M.u[col]
     if M.u != NULL:
         # (x / scale) (u ⊗ r) − u (V + u ⊗ r)
         for j in range(c):
-            s[j] += M.r[j] * zu - M.q[j] - M.uu * M.r[j]
+            out[j] += M.r[j] * zu - M.q[j] - M.uu * M.r[j]
     for j in range(c):
-        s[j] = M.scale * s[j] + M.b[j]
+        s[j] = M.scale * out[j] + M.b[j]
 
 
-cdef inline void _row_update(const floating[::1] data, const index_t[::1] indices,
-                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
-                             const double* a, double* R, double* q) noexcept nogil:
-    # R[col] += a z_k for each nonzero (R (m, c): V, U or a gradient); and
-    # q += u_col a z_k when q is not NULL and the model is centred
+cdef inline void _row_update(const floating* data, const index_t* indices,
+                             Py_ssize_t lo, Py_ssize_t hi, Model* M,
+                             const double* a, double* R, double* q,
+                             double* R2, double f2) noexcept nogil:
+    # R[col] += a z_k for each nonzero (R (m, c): V or a gradient), and
+    # R2[col] += f2 a z_k when R2 is not NULL (the average's U); q += a Σ_k
+    # u_col z_k when q is not NULL and the model is centred
     cdef Py_ssize_t k, j, col, c = M.c
-    cdef double z
+    cdef double z, a0, zu = 0.0
+    cdef double aa[MAX_LOCAL]
+    cdef double aa2[MAX_LOCAL]
     cdef double* rr
+    cdef double* rr2
+    cdef const double* isd = M.isd
+    cdef const double* u = M.u
     cdef bint any_nonzero = False
     for j in range(c):
         if a[j] != 0.0:
             any_nonzero = True
     if not any_nonzero:
         return
-    for k in range(lo, hi):
-        col = indices[k]
-        z = data[k]
-        if M.sd != NULL:
-            z = z / M.sd[col]
-        rr = R + col * c
+    if c == 1:
+        a0 = a[0]
+        if isd == NULL and u == NULL and R2 == NULL:
+            for k in range(lo, hi):
+                R[indices[k]] += a0 * data[k]
+            return
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if isd != NULL:
+                z = z * isd[col]
+            R[col] += a0 * z
+            if R2 != NULL:
+                R2[col] += (f2 * a0) * z
+            if u != NULL:
+                zu += u[col] * z
+    elif c <= MAX_LOCAL:
         for j in range(c):
-            rr[j] += a[j] * z
-        if q != NULL and M.u != NULL:
+            aa[j] = a[j]
+            aa2[j] = f2 * a[j]
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if isd != NULL:
+                z = z * isd[col]
+            rr = R + col * c
             for j in range(c):
-                q[j] += M.u[col] * a[j] * z
+                rr[j] += aa[j] * z
+            if R2 != NULL:
+                rr2 = R2 + col * c
+                for j in range(c):
+                    rr2[j] += aa2[j] * z
+            if u != NULL:
+                zu += u[col] * z
+    else:
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if isd != NULL:
+                z = z * isd[col]
+            rr = R + col * c
+            for j in range(c):
+                rr[j] += a[j] * z
+            if R2 != NULL:
+                rr2 = R2 + col * c
+                for j in range(c):
+                    rr2[j] += (f2 * a[j]) * z
+            if u != NULL:
+                zu += u[col] * z
+    if q != NULL and u != NULL:
+        for j in range(c):
+            q[j] += a[j] * zu
 
 
 cdef void _recompute_q(Model* M) noexcept nogil:
@@ -243,7 +356,7 @@ cdef void _after_step(Model* M, Averages* avg, Steps* st) noexcept nogil:
 
 
 cdef double _lazy_batch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
         Averages* avg, double* D, double* s, double* a) noexcept nogil:
@@ -278,11 +391,8 @@ cdef double _lazy_batch(
         i = rows[p]
         for j in range(c):
             a[j] = coef * D[p * c + j]
-        _row_update(data, indices, indptr[i], indptr[i + 1], M, a, M.V, M.q)
-        if avg.on:
-            for j in range(c):
-                a[j] *= avg.C
-            _row_update(data, indices, indptr[i], indptr[i + 1], M, a, avg.U, NULL)
+        _row_update(data, indices, indptr[i], indptr[i + 1], M, a, M.V, M.q,
+                    avg.U if avg.on else NULL, avg.C)
     if M.u != NULL:
         # the step's dense part + η (Σ D_i) uᵀ, in r
         for j in range(c):
@@ -295,9 +405,9 @@ cdef double _lazy_batch(
 
 
 cdef double _batch_gradient(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
-        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, const Model* M,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M,
         double* G, double* gb, double* s, double* d) noexcept nogil:
     """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
     (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
@@ -318,7 +428,7 @@ cdef double _batch_gradient(
         for j in range(c):
             d[j] *= w_i
             gb[j] += d[j]
-        _row_update(data, indices, indptr[i], indptr[i + 1], M, d, G, NULL)
+        _row_update(data, indices, indptr[i], indptr[i + 1], M, d, G, NULL, NULL, 0.0)
     if M.u != NULL:
         for k in range(M.m):
             for j in range(c):
@@ -327,7 +437,7 @@ cdef double _batch_gradient(
 
 
 cdef double _dense_batch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
         Averages* avg, double* G, double* gb, double* s, double* d) noexcept nogil:
@@ -351,27 +461,65 @@ cdef double _dense_batch(
     return total
 
 
+cdef inline void _prefetch_rows(const floating* data, const index_t* indices,
+                                const index_t* indptr, const Py_ssize_t* order,
+                                Py_ssize_t n_order, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    # the cache lines of the rows PREFETCH_ROW entries after order[lo:hi], and
+    # the indptr entries of those PREFETCH_PTR after
+    cdef Py_ssize_t p, i, k, start, end
+    for p in range(lo + PREFETCH_ROW, min(hi + PREFETCH_ROW, n_order)):
+        i = order[p]
+        start = indptr[i]
+        end = indptr[i + 1]
+        k = start
+        while k < end:
+            fastlin_prefetch(data + k)
+            k += 64 // sizeof(floating)
+        k = start
+        while k < end:
+            fastlin_prefetch(indices + k)
+            k += 64 // sizeof(index_t)
+        if p + PREFETCH_PTR - PREFETCH_ROW < n_order:
+            fastlin_prefetch(indptr + order[p + PREFETCH_PTR - PREFETCH_ROW])
+
+
+cdef inline void _prefetch_weights(const index_t* indices, const index_t* indptr,
+                                   const Py_ssize_t* order, Py_ssize_t n_order,
+                                   Py_ssize_t p, const Model* M) noexcept nogil:
+    # the weight rows V[col] (c > 1: they span cache lines) of row order[p],
+    # the next batch's first, whose
+    # indices the row prefetch has brought in
+    cdef Py_ssize_t k, i
+    if p >= n_order:
+        return
+    i = order[p]
+    for k in range(indptr[i], indptr[i + 1]):
+        fastlin_prefetch(M.V + indices[k] * M.c)
+
+
 cdef double _epoch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
-        const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t lazy_max,
-        LossKind kind, Model* M, Steps* st, Averages* avg, double* D, double* G,
-        double* gb, double* s, double* d) noexcept nogil:
+        const Py_ssize_t* order, Py_ssize_t n_order, Py_ssize_t batch_size,
+        Py_ssize_t lazy_max, LossKind kind, Model* M, Steps* st, Averages* avg,
+        double* D, double* G, double* gb, double* s, double* d) noexcept nogil:
     """One step per run of ``batch_size`` entries of ``order``: lazily for
     runs of up to lazy_max rows, densely for longer ones."""
-    cdef Py_ssize_t start = 0, nb, n_order = order.shape[0]
+    cdef Py_ssize_t start = 0, nb
     cdef double total = 0.0
     while start < n_order:
         nb = min(batch_size, n_order - start)
         if nb <= lazy_max:
+            _prefetch_rows(data, indices, indptr, order, n_order, start, start + nb)
+            if M.c > 1:
+                _prefetch_weights(indices, indptr, order, n_order, start + nb, M)
             total += _lazy_batch(data, indices, indptr, y, labels, sample_weight,
-                                 &order[start], nb, kind, M, st, avg, D, s, d)
+                                 order + start, nb, kind, M, st, avg, D, s, d)
         else:
             total += _dense_batch(data, indices, indptr, y, labels, sample_weight,
-                                  &order[start], nb, kind, M, st, avg, G, gb, s, d)
+                                  order + start, nb, kind, M, st, avg, G, gb, s, d)
         start += nb
     return total
-
 
 # ---------------------------------------------------------------------------
 # Checks
@@ -421,8 +569,9 @@ def _check_structure(const floating[::1] data, const index_t[::1] indices,
                          f"0..{m - 1}")
 
 
-def _csr_parts(X, W):
-    """(data, indices, indptr, n, m) of a CSR X, checked against W's dtype."""
+def _csr_parts(X, W, check_input=True):
+    """(data, indices, indptr, n, m) of a CSR X, checked against W's dtype
+    (and its structure by ``_check_structure`` unless check_input is False)."""
     if getattr(X, "format", None) != "csr":
         raise TypeError(f"X must be a scipy.sparse CSR matrix or array, got "
                         f"{type(X).__name__}")
@@ -437,7 +586,10 @@ def _csr_parts(X, W):
                         f"{indices.dtype} and {indptr.dtype}")
     if not isinstance(W, np.ndarray) or W.dtype != data.dtype:
         raise TypeError(f"W must be a numpy array of X's dtype {data.dtype}")
-    _check_structure(data, indices, indptr, n, m)
+    if check_input:
+        _check_structure(data, indices, indptr, n, m)
+    elif indices.shape[0] != data.shape[0] or indptr.shape[0] != n + 1:
+        raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
     return data, indices, indptr, n, m
 
 
@@ -462,20 +614,20 @@ def _check_targets(y, W, b, loss, sample_weight, n, m, dtype):
     return row.kind, None, y, sample_weight
 
 
-def _check_standardization(mean, scale, Py_ssize_t m):
-    """(scale or None, u = mean / scale or None): float64 (m,) arrays, the
-    scale positive, both finite."""
+def _check_standardization(mean, scale, Py_ssize_t m, bint check_input=True):
+    """(1 / scale or None, u = mean / scale or None): float64 (m,) arrays, the
+    scale positive, both finite (not checked with check_input False)."""
     if scale is not None:
         _check_array("scale", scale, np.float64, (m,))
-        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        if check_input and not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
             raise ValueError("scale must be finite and positive")
     u = None
     if mean is not None:
         _check_array("mean", mean, np.float64, (m,))
-        if not np.all(np.isfinite(mean)):
+        if check_input and not np.all(np.isfinite(mean)):
             raise ValueError("mean must be finite")
         u = mean / scale if scale is not None else mean.copy()
-    return scale, u
+    return (None if scale is None else 1.0 / scale), u
 
 
 # ---------------------------------------------------------------------------
@@ -486,12 +638,14 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
                const index_t[::1] indptr, floating[:, ::1] W, floating[::1] b,
                y_obj, labels_obj, sw_obj, const Py_ssize_t[::1] order, int kind,
                double eta0, Py_ssize_t batch_size, double alpha, bint fit_intercept,
-               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, sd_obj, u_obj):
+               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, isd_obj, u_obj):
+    # float64 parameters are the working state themselves (V is W, A is W_avg:
+    # no copy); float32 ones get float64 working copies, written back at the end
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1
-    cdef Py_ssize_t k, i, j, t0 = t
+    cdef Py_ssize_t k, i, j, t0 = t, n_order = order.shape[0]
     cdef const floating[::1] y_v, sw_v
     cdef const Py_ssize_t[::1] labels_v
-    cdef const double[::1] sd_v, u_v
+    cdef const double[::1] isd_v, u_v
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
@@ -508,8 +662,11 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     cdef floating[:, ::1] W_avg_v
     cdef floating[::1] b_avg_v
 
-    # float64 working state
-    cdef double[:, ::1] V = np.array(W, dtype=np.float64)
+    cdef double[:, ::1] V
+    if floating is double:
+        V = W
+    else:
+        V = np.array(W, dtype=np.float64)
     cdef double[::1] b64 = np.array(b, dtype=np.float64)
     cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
     cdef double[::1] gb = np.empty(c), Ur = np.zeros(c)
@@ -518,11 +675,11 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     cdef double[:, ::1] G, A, U
     if batch_size > lazy_max:
         G = np.empty((m, c))
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
                          uu=0.0, r=&r[0], q=&q[0])
-    if sd_obj is not None:
-        sd_v = sd_obj
-        M.sd = &sd_v[0]
+    if isd_obj is not None:
+        isd_v = isd_obj
+        M.isd = &isd_v[0]
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
@@ -530,35 +687,34 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha, schedule=schedule,
                           fit_intercept=fit_intercept, t=t)
     cdef Averages avg
-    avg.on = average
+    avg.on = average and n_order > 0
     avg.C = 0.0
-    if average:
+    cdef double[::1] b_avg64_v
+    if avg.on:
         W_avg_v = W_avg
         b_avg_v = b_avg
-        # A = t₀ W̄: the sum of the t₀ weights averaged so far
-        A = np.asarray(W_avg, dtype=np.float64) * t0
+        if floating is double:
+            A = W_avg
+        else:
+            A = np.array(W_avg, dtype=np.float64)
         U = np.zeros((m, c))
         avg.A = &A[0, 0]
         avg.U = &U[0, 0]
         avg.Ur = &Ur[0]
-    cdef double[::1] b_avg64_v
-    if average:
         b_avg64_v = np.array(b_avg, dtype=np.float64)
         avg.b_avg = &b_avg64_v[0]
     cdef double total
     with nogil:
+        if avg.on:
+            # A = t₀ W̄: the sum of the t₀ weights averaged so far
+            for k in range(m * c):
+                avg.A[k] *= t0
         _recompute_q(&M)
-        total = _epoch(data, indices, indptr, y_p, labels_p, sw_p, order, batch_size,
-                       lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
+        total = _epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, &order[0],
+                       n_order, batch_size, lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
                        &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0])
-        # W = scale (V + u ⊗ r), b, in X's dtype
-        for i in range(m):
-            for j in range(c):
-                W[i, j] = <floating>(M.scale * (V[i, j] + (M.u[i] * r[j] if M.u != NULL else 0.0)))
-        for j in range(c):
-            b[j] = <floating>b64[j]
-        if average and st.t > 0:
-            # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t
+        if avg.on:
+            # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t  (before W, which may be V)
             for i in range(m):
                 for j in range(c):
                     W_avg_v[i, j] = <floating>(
@@ -566,16 +722,23 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
                          + (M.u[i] * (avg.C * r[j] - Ur[j]) if M.u != NULL else 0.0)) / st.t)
             for j in range(c):
                 b_avg_v[j] = <floating>b_avg64_v[j]
+        # W = scale (V + u ⊗ r), b, in X's dtype (nothing to do when V is W as it is)
+        if floating is not double or M.scale != 1.0 or M.u != NULL:
+            for i in range(m):
+                for j in range(c):
+                    W[i, j] = <floating>(M.scale * (V[i, j] + (M.u[i] * r[j] if M.u != NULL else 0.0)))
+        for j in range(c):
+            b[j] = <floating>b64[j]
     return total / n, st.t
 
 
 def _run_gradient(const floating[::1] data, const index_t[::1] indices,
                   const index_t[::1] indptr, const floating[:, ::1] W, const floating[::1] b,
-                  y_obj, labels_obj, sw_obj, int kind, double alpha, sd_obj, u_obj):
+                  y_obj, labels_obj, sw_obj, int kind, double alpha, isd_obj, u_obj):
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1, i, j
     cdef const floating[::1] y_v, sw_v
     cdef const Py_ssize_t[::1] labels_v
-    cdef const double[::1] sd_v, u_v
+    cdef const double[::1] isd_v, u_v
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
@@ -593,11 +756,11 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
     cdef double[::1] gb = np.empty(c)
     cdef double[:, ::1] G = np.empty((m, c))
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
                          uu=0.0, r=&r[0], q=&q[0])
-    if sd_obj is not None:
-        sd_v = sd_obj
-        M.sd = &sd_v[0]
+    if isd_obj is not None:
+        isd_v = isd_obj
+        M.isd = &isd_v[0]
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
@@ -609,7 +772,7 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     cdef double total, sq = 0.0
     with nogil:
         _recompute_q(&M)
-        total = _batch_gradient(data, indices, indptr, y_p, labels_p, sw_p, NULL, n,
+        total = _batch_gradient(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, NULL, n,
                                 <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0])
         for i in range(m):
             for j in range(c):
@@ -620,10 +783,77 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
 
 
+def column_moments(X, sample_weight=None):
+    """(Σ w, mean, M2) of the columns of a CSR X (float64 (m,) arrays), the
+    implicit zeros counted as values 0 and a repeated index as the sum of its
+    entries: one pass over the nonzeros summing
+    Σ_i w_i x_ij and Σ_i w_i x_ij² per column, then mean = Σ w x / Σ w and
+    M2 = max(Σ w x² − Σ w · mean², 0). X's structure must be valid (the
+    estimators' check_X has checked it); ``sample_weight`` (n,) or None (1)."""
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1]
+    data, indices, indptr = X.data, X.indices, X.indptr
+    sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if sw is not None and sw.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+    if indptr.shape[0] != n + 1 or indices.shape[0] != data.shape[0]:
+        raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
+    sums, squares = np.zeros(m), np.zeros(m)
+    total = _column_sums(data, indices, indptr, sw, sums, squares)
+    if not total > 0:
+        return 0.0, np.zeros(m), np.zeros(m)
+    mean = sums / total
+    M2 = np.maximum(squares - total * mean * mean, 0.0)
+    return total, mean, M2
+
+
+def _column_sums(const floating[::1] data, const index_t[::1] indices,
+                 const index_t[::1] indptr, sw_obj, double[::1] sums, double[::1] squares):
+    # sums += Σ_i w_i x_ij, squares += Σ_i w_i x_ij²; a row that repeats an
+    # index has its entries added up first (x_ij is their sum, as scipy reads it)
+    cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col
+    cdef const double[::1] sw_v
+    cdef const double* sw = NULL
+    cdef double w, x, total = 0.0
+    cdef bint repeated
+    cdef Py_ssize_t[::1] mark = np.full(m, -1, dtype=np.intp)   # the last row seen
+    cdef double[::1] row_value = np.zeros(m)
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw = &sw_v[0]
+    with nogil:
+        for i in range(n):
+            w = 1.0 if sw == NULL else sw[i]
+            total += w
+            repeated = False
+            for k in range(indptr[i], indptr[i + 1]):
+                col = indices[k]
+                if mark[col] == i:
+                    repeated = True
+                mark[col] = i
+            if not repeated:
+                for k in range(indptr[i], indptr[i + 1]):
+                    x = data[k]
+                    sums[indices[k]] += w * x
+                    squares[indices[k]] += w * x * x
+                continue
+            for k in range(indptr[i], indptr[i + 1]):
+                row_value[indices[k]] = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                row_value[indices[k]] += data[k]
+            for k in range(indptr[i], indptr[i + 1]):
+                col = indices[k]
+                if mark[col] == i:          # the column's first entry in the row
+                    x = row_value[col]
+                    sums[col] += w * x
+                    squares[col] += w * x * x
+                    mark[col] = -2
+    return total
+
+
 def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None, mean=None, scale=None):
+              W_avg=None, b_avg=None, mean=None, scale=None, bint check_input=True):
     """One epoch of (minibatch) SGD over ``order`` on the CSR rows of X, in
     place; returns ``(epoch_loss, t)``. Same as
     ``fastlin.reference.linear.sgd_epoch`` (see there for the update rule)
@@ -631,8 +861,11 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     scipy CSR matrix or array, W, b, y (single-output), sample_weight, W_avg
     and b_avg have its data's dtype, y (multi-class) and order are intp).
     ``mean``/``scale``: float64 (m,) arrays or None, the epoch then trains on
-    z = (x − mean) / scale (see the module docstring)."""
-    data, indices, indptr, n, m = _csr_parts(X, W)
+    z = (x − mean) / scale (see the module docstring). ``check_input=False``
+    skips the O(nnz) checks of X's structure (indptr monotone, indices in
+    range) and of mean/scale's values: for a caller that has checked them,
+    as the estimators do once per fit; on an unchecked X it may crash."""
+    data, indices, indptr, n, m = _csr_parts(X, W, check_input)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
     order_v = _check_indices("order", order, n)
@@ -650,10 +883,10 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
         _check_array("b_avg", b_avg, dtype, (c,))
         if not W_avg.flags.c_contiguous:
             raise ValueError("W_avg must be C-contiguous")
-    sd, u = _check_standardization(mean, scale, m)
+    isd, u = _check_standardization(mean, scale, m, check_input)
     return _run_epoch(data, indices, indptr, W, b, y_real, labels, sw, order_v, kind,
                       eta0, batch_size, alpha, fit_intercept,
-                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, sd, u)
+                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, isd, u)
 
 
 def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
@@ -668,6 +901,6 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scal
     data, indices, indptr, n, m = _csr_parts(X, W)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
-    sd, u = _check_standardization(mean, scale, m)
+    isd, u = _check_standardization(mean, scale, m)
     return _run_gradient(data, indices, indptr, np.ascontiguousarray(W), b, y_real, labels,
-                         sw, kind, float(alpha), sd, u)
+                         sw, kind, float(alpha), isd, u)

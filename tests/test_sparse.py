@@ -9,6 +9,7 @@
 * bad sparse input gets a ValueError naming the problem;
 * a fit allocates no copy of the CSR, and prediction never densifies X.
 """
+import sys
 import tracemalloc
 import warnings
 
@@ -375,3 +376,59 @@ def test_benchmark_quick_mode_runs(capsys):
     out = capsys.readouterr().out
     for name in module.PAIRS:
         assert f"| {name} |" in out
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_moments_equal_the_dense_ones(monkeypatch, compiled, weighted):
+    """The standardization's statistics of a CSR (the compiled one-pass
+    column_moments, and the chunked NumPy path without it) = those of the
+    equal dense array; repeated indices and explicit zeros included."""
+    from fastlin._base import weighted_moments
+    rng = np.random.default_rng(8)
+    X = sp.random(500, 30, density=0.2, format="csr", random_state=9)
+    X.data[::7] = 0.0                                   # explicit zeros
+    X.data += 3.0 * (X.data != 0)                       # a mean far from 0
+    last = X.indices[X.indptr[-2]]                      # a column of the last row, again
+    X = sp.csr_matrix((np.r_[X.data, 1.5], np.r_[X.indices, last],
+                       np.r_[X.indptr[:-1], X.indptr[-1] + 1]), shape=X.shape)
+    assert X.indptr[-1] - X.indptr[-2] >= 2
+    Xd = X.toarray()                                    # sums the repeated index
+    w = rng.uniform(0, 2, X.shape[0]) if weighted else None
+    if not compiled:
+        monkeypatch.setitem(sys.modules, "fastlin._sparse_fast", None)
+    total, mean, M2 = weighted_moments(X, w)
+    total_d, mean_d, M2_d = weighted_moments(Xd, w)
+    assert total == pytest.approx(total_d, rel=1e-12)
+    np.testing.assert_allclose(mean, mean_d, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(M2, M2_d, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("average", [False, True])
+def test_unchecked_epoch_and_empty_order(average):
+    """check_input=False (the estimators' call, X checked once per fit) gives
+    the checked epoch's result bit for bit; an empty order changes nothing
+    (the float64 weights and averages are updated in place)."""
+    rng = np.random.default_rng(10)
+    n, m = 120, 25
+    X = sp.random(n, m, density=0.2, format="csr", random_state=11)
+    y = rng.integers(0, 3, n).astype(np.intp)
+    mean, scale = rng.normal(size=m), rng.uniform(0.5, 2, m)
+    order = rng.permutation(n)
+    out = []
+    for check in (True, False):
+        W, b = np.zeros((m, 3)), np.zeros(3)
+        avg = dict(W_avg=np.zeros((m, 3)), b_avg=np.zeros(3)) if average else {}
+        loss, t = _sparse_fast.sgd_epoch(X, y, W, b, order, "softmax_cross_entropy",
+                                         eta0=0.1, alpha=0.01, mean=mean, scale=scale,
+                                         check_input=check, **avg)
+        out.append((W, b, loss, t, avg))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    assert out[0][2] == out[1][2] and out[0][3] == out[1][3] == n
+    W, b, _, t, avg = out[1]
+    before = [a.copy() for a in (W, b, *avg.values())]
+    _, t2 = _sparse_fast.sgd_epoch(X, y, W, b, order[:0], "softmax_cross_entropy", eta0=0.1,
+                                   alpha=0.01, t=t, mean=mean, scale=scale, **avg)
+    assert t2 == t
+    for a, a0 in zip((W, b, *avg.values()), before):
+        np.testing.assert_array_equal(a, a0)
