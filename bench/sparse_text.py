@@ -121,8 +121,9 @@ PAIRS = {"fastlin Perceptron": "sklearn Perceptron",
          "fastlin LogisticRegression": "sklearn SGDClassifier(log_loss)",
          "fastlin MulticlassPerceptron": "sklearn Perceptron",
          "fastlin SoftmaxRegression": "sklearn SGDClassifier(log_loss)"}
-PAIRS.update({name + suffix: other for name, other in list(PAIRS.items())
-              for suffix in (PLAIN, STREAMED)})
+PAIRS.update({name + PLAIN: other for name, other in list(PAIRS.items())})
+PAIRS.update({name + STREAMED: PAIRS[name]
+              for name in ("fastlin Perceptron", "fastlin MulticlassPerceptron")})
 
 
 def measure(X, y_binary, y_multi, repeats):

@@ -8,12 +8,13 @@ from ._base import ConvergenceWarning, DivergenceError, NotFittedError
 from .linear_model import (LinearRegression, LogisticRegression, MulticlassPerceptron,
                            Perceptron, SoftmaxRegression)
 from .mlp import MLPClassifier
+from ._parallel import SerialFallbackWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearRegression", "LogisticRegression", "Perceptron", "MulticlassPerceptron",
     "SoftmaxRegression", "MLPClassifier",
-    "NotFittedError", "ConvergenceWarning", "DivergenceError",
+    "NotFittedError", "ConvergenceWarning", "DivergenceError", "SerialFallbackWarning",
 ]
 

@@ -36,6 +36,7 @@ import warnings
 import numpy as np
 
 from ._backend import BACKENDS, get_backend, has_sparse
+from ._parallel import kernel_threads, resolve_n_jobs
 
 FLOAT_DTYPES = (np.float32, np.float64)
 from ._numeric import SCHEDULES
@@ -870,6 +871,7 @@ class SGDEstimator(Estimator):
         if not isinstance(self.verbose, (bool, np.bool_)):
             check_param("verbose", self.verbose, "int", low=0)
         check_param("backend", self.backend, "options", options=BACKENDS)
+        resolve_n_jobs(self.n_jobs)
         rs = self.random_state
         if not (rs is None or _is_int(rs) and rs >= 0
                 or isinstance(rs, (np.random.Generator, np.random.RandomState))):
@@ -1012,6 +1014,7 @@ class SGDEstimator(Estimator):
             # the previous fit's parameters, in the space of these statistics
             self._change_space(state, getattr(self, "_stats", None), stats)
         state["stats"] = stats
+        state["n_threads"] = kernel_threads(self.n_jobs, module)
         if init is not None:
             self._set_initial_params(state, **init)
         state["eta0"] = self.learning_rate    # "adaptive" divides it between epochs

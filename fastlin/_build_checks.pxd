@@ -1,10 +1,11 @@
 # What the build did to a kernel module's Cython code, for tests and CI.
-# Each kernel module cimports these and exposes them as ``_DEBUG_BUILD`` and
-# ``_bounds_checked()``: an inline function is compiled into the module that
+# Each kernel module cimports these and exposes them as ``_DEBUG_BUILD``,
+# ``_OPENMP`` and ``_bounds_checked()``: an inline function is compiled into the module that
 # cimports it, with that module's directives, so it reports on that module.
 
 cdef extern from "_simd.h":
     int FASTLIN_DEBUG_BUILD      # 1 when setup.py built with FASTLIN_CYTHON_DEBUG=1
+    int FASTLIN_HAS_OPENMP       # 1 when the module was compiled with OpenMP
 
 
 cdef inline bint bounds_checked():

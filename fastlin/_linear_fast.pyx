@@ -63,24 +63,37 @@ with 8-wide float64 vector partial sums. A shuffled order defeats the
 hardware prefetcher, so the per-sample loops request the row (and its target
 and weight) about 10 KB of X ahead.
 
+Threads (``n_threads``, OpenMP ``prange``; a build without OpenMP runs the
+same code on one thread): the full-batch gradient sums row chunks into
+per-thread buffers (padded apart so that no two threads write one cache
+line), added in chunk order at the end, so it is deterministic for a fixed
+thread count. The per-sample epoch runs lock-free parallel SGD, Hogwild!
+style (``_hogwild_epoch``, whose comment block gives the design: disjoint
+slices of the order, per-thread working copies synced into the shared
+weights every few steps, each with its own lazy scale and lazy average);
+docs/math.md ("Threads") says what it approximates. n_threads = 1 runs the
+serial loops above, unchanged. The GIL is released for the whole call.
+
 The def wrappers check shapes, dtypes and index ranges (a ValueError or
 TypeError, never a crash: ``order`` and the labels are range-checked in O(n),
 a small fraction of an epoch, since an index out of range would read or write
 outside the arrays), then run the whole loop in one ``with nogil:``.
 """
 from cython cimport floating
+from cython.parallel cimport prange
 
 import operator
 
 import numpy as np
 
 from ._blas cimport gemm
-from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
 from ._numeric import INT_MAX, SCHEDULES
+from ._parallel import check_n_threads
 
 # The per-sample loops visit the rows of X in a shuffled order, which the
 # hardware prefetcher cannot guess: each row would start with a full memory
@@ -134,6 +147,10 @@ cdef extern from "_simd.h":
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
 _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+#: True when this module was compiled with OpenMP (setup.py): n_threads > 1
+#: then runs threads; without it the threaded loops run on one thread.
+_OPENMP = FASTLIN_HAS_OPENMP != 0
 
 
 def _bounds_checked():
@@ -389,15 +406,270 @@ cdef double _per_sample_epoch(
     return total
 
 
+# ---------------------------------------------------------------------------
+# Lock-free parallel per-sample SGD (Hogwild!)
+# ---------------------------------------------------------------------------
+#
+# n_threads = T > 1 splits the epoch's order into T contiguous slices, one
+# thread each (one ``prange`` per epoch, no barrier inside it). Every thread
+# takes the per-sample steps of its slice and adds them into the shared
+# weights Wt, b without locks, as in Hogwild! (Recht et al., 2011), but
+# buffered: it steps on its own working copy of (Wt, b) and every
+# SYNC_STEPS steps adds the copy's change since its last sync into the
+# shared weights (a plain read-add-write of each weight, no lock: a
+# concurrent sync of another thread can lose a few of those additions), then
+# copies the shared weights, with every thread's steps so far, back into its
+# own. (Dense rows change every weight at every step: shared per-step writes
+# would move every cache line of Wt between the cores at every step, which
+# measured several times slower than one thread.)
+#
+# * The lazy L2 scale. Each working copy has its own scale: W_k = s_k Wt_k,
+#   shrunk by (1 − η_t α) at each of the thread's own steps (``_shrink``, as
+#   in the serial epoch), and folded into Wt_k at each sync, so the change
+#   a thread adds holds the shrinkage of its steps; the threads' additions
+#   then shrink the shared weights by Σ_k (1 − f_k) where one thread would
+#   shrink them by 1 − Π_k f_k (f_k its shrink since the last sync): equal to
+#   first order, and SYNC_STEPS is cut down so that each thread's shrinkage
+#   between syncs stays within SHRINK_PER_SYNC.
+# * The step count and η_t. The threads' steps are counted as they run,
+#   interleaved: thread k's j-th step is step t₀ + j·T + k + 1 of the fit
+#   (its η_t); the epoch still ends at t₀ + n steps.
+# * The average. W̄ is the mean of the weights each step left behind, i.e.
+#   of every thread's working copy after each of its steps: each thread keeps
+#   the lazy sum of its own iterates (``Averages`` on its copy: A_k + C_k Wt_k
+#   − U_k, folded into A_k at each sync, before the copy changes) and of its
+#   intercepts; the epoch's end adds the threads' sums in thread order.
+#
+# Approximate with T > 1, then: a gradient is taken at weights that miss the
+# other threads' last (up to SYNC_STEPS) steps, a sync can lose another's
+# concurrent addition, the shrinkage adds up to first order only, and the
+# result varies from run to run. T = 1 is the serial epoch, exactly.
+
+# A thread adds its steps into the shared weights every SYNC_STEPS steps at
+# most, and more often while its shrinkage between syncs would exceed
+# SHRINK_PER_SYNC (Σ η_t α over the steps).
+cdef Py_ssize_t SYNC_STEPS = 64
+cdef double SHRINK_PER_SYNC = 0.01
+
+# The parallel epoch needs at least this many samples per thread (else serial).
+cdef Py_ssize_t MIN_SLICE = 128
+
+# For the tests: True runs the threads' slices one after another on one
+# thread (as a build without OpenMP does), which makes the parallel epoch
+# deterministic: the serial epoch up to rounding (with a constant η_t).
+cdef bint SEQUENTIAL_SLICES = False
+
+
+def _sequential_slices(bint on):
+    """(For the tests) run a parallel per-sample epoch's slices one after
+    another (True) or on their threads (False, the default); returns the
+    previous setting."""
+    global SEQUENTIAL_SLICES
+    previous = SEQUENTIAL_SLICES
+    SEQUENTIAL_SLICES = on
+    return previous
+
+
+cdef struct Threads:
+    # the per-thread state of a parallel per-sample epoch (n threads; each
+    # thread's slots are PAD elements apart from the next thread's)
+    Py_ssize_t n
+    double* total        # (n,) Σ w_i l_i
+    double* s            # (n, c) scores
+    double* d            # (n, c) derivatives
+    double* z            # (n, m) a standardized row (sd.on)
+    double* P            # (n, c·m + c) the thread's working copy of Wt and b
+    double* S            # (n, c·m + c) the shared Wt and b it last copied
+    double* A            # (n, c·m) Σ of its iterates W (averaging)
+    double* U            # (n, c·m) its lazy average's U
+    double* Ab           # (n, c) Σ of its iterates b
+
+
+cdef void _sync_copy(Model* shared, Model* copy, double* S, Averages* avg,
+                     bint push) noexcept nogil:
+    # push: fold the copy's lazy average (A += C Wt − U) and scale, and add
+    # the copy's change since the last sync, P − S, into the shared weights
+    # without a lock (a weight that did not change is not written: the
+    # perceptrons' right answers leave the shared cache lines alone). Then
+    # (push or the first copy) the copy and S = the shared weights.
+    cdef Py_ssize_t k, cm = copy.c * copy.m, c = copy.c
+    cdef double v, change
+    if avg.on and push:
+        for k in range(cm):
+            avg.A[k] += avg.C * copy.Wt[k] - avg.U[k]
+            avg.U[k] = 0.0
+        avg.C = 0.0
+    for k in range(cm):
+        v = shared.Wt[k]
+        if push:
+            change = copy.scale * copy.Wt[k] - S[k]
+            if change != 0.0:
+                v += change
+                shared.Wt[k] = v
+        copy.Wt[k] = v
+        S[k] = v
+    for k in range(c):
+        v = shared.b[k]
+        if push:
+            change = copy.b[k] - S[cm + k]
+            if change != 0.0:
+                v += change
+                shared.b[k] = v
+        copy.b[k] = v
+        S[cm + k] = v
+    copy.scale = 1.0
+
+
+cdef void _hogwild_slice(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const Py_ssize_t[::1] order,
+        LossKind kind, const Model* shared_model, const Steps* shared_steps, bint average,
+        const Standardizer* sd, const Threads* th, Py_ssize_t k) noexcept nogil:
+    """Thread k's slice of the order, n·k/T .. n·(k+1)/T, stepped on its
+    working copy and added into the shared model's weights every few steps
+    (see above); its loss sum and average sums go to its own slots of th.
+    The structs passed (on the calling thread's stack) are copied first, so
+    that the loop reads nothing next to another thread's locals."""
+    cdef Model Mc = shared_model[0]
+    cdef Steps stc = shared_steps[0]
+    cdef Model* M = &Mc
+    cdef const Steps* st = &stc
+    cdef Py_ssize_t T = th.n, n_order = order.shape[0], m = M.m, c = M.c
+    cdef Py_ssize_t first = n_order * k // T, stop = n_order * (k + 1) // T
+    cdef Py_ssize_t p, q, i, j, since_sync = 0, sync_every = SYNC_STEPS
+    cdef Py_ssize_t stride = c * m + c + PAD
+    cdef double* s = th.s + k * (c + PAD)
+    cdef double* d = th.d + k * (c + PAD)
+    cdef double* S = th.S + k * stride
+    cdef double* Ab = th.Ab + k * (c + PAD)
+    cdef const floating* x
+    cdef double w_i, l, eta, u, total = 0.0
+    cdef Model W = Model(Wt=th.P + k * stride, b=th.P + k * stride + c * m, scale=1.0,
+                         m=m, c=c, ahead=M.ahead)
+    cdef Averages avg
+    avg.on = average
+    avg.C = 0.0
+    avg.A = th.A + k * (c * m + PAD) if average else NULL
+    avg.U = th.U + k * (c * m + PAD) if average else NULL
+    avg.b_avg = NULL
+    cdef Standardizer local
+    if sd.on:
+        local = sd[0]
+        local.z = th.z + k * (m + PAD)
+    _sync_copy(M, &W, S, &avg, False)
+    for p in range(first, stop):
+        if since_sync == sync_every:
+            _sync_copy(M, &W, S, &avg, True)
+            since_sync = 0
+        i = order[p]
+        x = &X[i, 0]
+        if p + M.ahead < stop:
+            q = order[p + M.ahead]
+            _prefetch_row(&X[q, 0], m)
+            if y != NULL:
+                FASTLIN_PREFETCH(&y[q])
+            else:
+                FASTLIN_PREFETCH(&labels[q])
+            if sample_weight != NULL:
+                FASTLIN_PREFETCH(&sample_weight[q])
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        # s = x_i @ W + b on the working copy   (z_i with sd.on)
+        if sd.on:
+            _standardize_row(x, &local, m)
+            fastlin_scores_d(local.z, W.Wt, m, c, W.scale, W.b, s)
+        else:
+            _scores(x, W.Wt, m, c, W.scale, W.b, s)
+        l = _sample_loss(kind, s, c, y, labels, i, d)
+        total += w_i * l
+        # step t₀ + j·T + k + 1 (j = p − first): the serial epoch's step
+        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha,
+                    st.t + (p - first) * T + k + 1)
+        if st.alpha != 0.0:
+            _shrink(&W, &avg, 1.0 - eta * st.alpha)
+            if since_sync == 0:
+                # sync often enough that a thread's shrinkage between syncs
+                # stays within SHRINK_PER_SYNC (η_t never grows)
+                sync_every = SYNC_STEPS
+                if eta * st.alpha * SYNC_STEPS > SHRINK_PER_SYNC:
+                    sync_every = max(1, <Py_ssize_t>(SHRINK_PER_SYNC / (eta * st.alpha)))
+        if st.fit_intercept:
+            for j in range(c):
+                W.b[j] -= eta * w_i * d[j]
+        u = -eta * w_i / W.scale
+        for j in range(c):
+            d[j] *= u
+        if sd.on:
+            fastlin_update_d(local.z, d, W.Wt, m, c)
+        else:
+            _update(x, d, W.Wt, m, c)
+        if average:
+            for j in range(c):
+                d[j] *= avg.C
+            if sd.on:
+                fastlin_update_d(local.z, d, avg.U, m, c)
+            else:
+                _update(x, d, avg.U, m, c)
+            avg.C += W.scale
+            for j in range(c):
+                Ab[j] += W.b[j]
+        since_sync += 1
+    _sync_copy(M, &W, S, &avg, True)
+    th.total[k * PAD] = total
+
+
+cdef double _hogwild_epoch(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const Py_ssize_t[::1] order,
+        LossKind kind, Model* M, Steps* st, Averages* avg, const Standardizer* sd,
+        const Threads* th) noexcept nogil:
+    """``_per_sample_epoch`` on th.n threads, lock-free (see above), on M at
+    scale 1; returns Σ_i w_i l_i. With averaging, avg.A (= t₀ W̄ on entry)
+    gains the threads' sums of iterates and avg.b_avg becomes the new mean
+    (avg.C and avg.U stay 0, so the caller's A + C Wt − U is A)."""
+    cdef Py_ssize_t T = th.n, n_order = order.shape[0], m = M.m, c = M.c
+    cdef Py_ssize_t k, j, idx
+    cdef double total = 0.0
+    cdef Py_ssize_t t0 = st.t
+    if avg.on:
+        for k in range(T):
+            for idx in range(c * m):
+                th.A[k * (c * m + PAD) + idx] = 0.0
+                th.U[k * (c * m + PAD) + idx] = 0.0
+            for j in range(c):
+                th.Ab[k * (c + PAD) + j] = 0.0
+    for k in prange(T, num_threads=1 if SEQUENTIAL_SLICES else T, schedule="static",
+                    chunksize=1):
+        _hogwild_slice(X, y, labels, sample_weight, order, kind, M, st, avg.on, sd, th, k)
+    st.t += n_order
+    for k in range(T):
+        total += th.total[k * PAD]
+    if avg.on:
+        # A ← A + Σ_k A_k;  b̄ ← (t₀ b̄ + Σ_k Σ b) / t
+        for k in range(T):
+            for idx in range(c * m):
+                avg.A[idx] += th.A[k * (c * m + PAD) + idx]
+        for j in range(c):
+            avg.b_avg[j] *= t0
+            for k in range(T):
+                avg.b_avg[j] += th.Ab[k * (c + PAD) + j]
+            avg.b_avg[j] /= st.t
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Batch gradients
+# ---------------------------------------------------------------------------
+
 cdef double _batch_gradient(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const Py_ssize_t* rows, Py_ssize_t n_rows,
-        Py_ssize_t start, Py_ssize_t stop, LossKind kind, const Model* M,
+        Py_ssize_t start, Py_ssize_t stop, double inv_n, LossKind kind, const Model* M,
         double* G, double* gb, double* s, double* d,
         const float* w32=NULL, float* g32=NULL) noexcept nogil:
     """The fused gradient over rows i = rows[p] (or i = p when rows is NULL)
-    for p in start..stop-1, n_B = stop − start of them, with W = Wtᵀ
-    (rows has n_rows entries, prefetched ahead across batches):
+    for p in start..stop-1, with W = Wtᵀ and inv_n = 1 / n_B, n_B the rows of
+    the whole batch (stop − start, or all n rows when a full batch is split
+    into chunks); rows has n_rows entries, prefetched ahead across batches:
 
         D_i = w_i ∂l/∂s_i / n_B,   G += Σ_i D_iᵀ x_i  (c, m),   gb += Σ_i D_i
 
@@ -413,7 +685,6 @@ cdef double _batch_gradient(
     cdef const floating* xs[BLOCK]
     cdef Py_ssize_t idx[BLOCK]
     cdef double w_i, l, total = 0.0
-    cdef double inv_n = 1.0 / (stop - start)
     cdef Py_ssize_t n32 = 0
     if w32 != NULL:
         for j in range(m):
@@ -505,9 +776,11 @@ cdef enum:
 cdef double _multi_gradient_blocked(
         const floating[:, ::1] X, const Py_ssize_t* labels,
         const floating* sample_weight, const floating* W, LossKind kind,
-        const Model* M, double* G, double* gb, floating* SB, floating* GB,
+        const Model* M, Py_ssize_t start, Py_ssize_t stop,
+        double* G, double* gb, floating* SB, floating* GB,
         double* s, double* d) noexcept nogil:
-    """The full-batch gradient of a multi-class model, GEMM_ROWS rows of X at a
+    """The full-batch gradient of a multi-class model over the rows
+    start..stop-1 of X (n = X.shape[0] rows in all), GEMM_ROWS rows at a
     time, each block through two BLAS products while it sits in L2:
 
         S_B = X_B W  (in X's dtype),  D_B = w ⊙ ∂l/∂S_B / n,
@@ -521,9 +794,9 @@ cdef double _multi_gradient_blocked(
     cdef Py_ssize_t p, r, i, j, k, nb, n = X.shape[0], m = M.m, c = M.c
     cdef double w_i, l, total = 0.0, inv_n = 1.0 / n
     cdef floating zero = 0, one = 1
-    p = 0
-    while p < n:
-        nb = min(<Py_ssize_t>GEMM_ROWS, n - p)
+    p = start
+    while p < stop:
+        nb = min(<Py_ssize_t>GEMM_ROWS, stop - p)
         # S_B = X_B @ W   (nb, c)
         gemm(False, False, <int>nb, <int>c, <int>m, one, &X[p, 0], <int>m, W, <int>c,
              zero, SB, <int>c)
@@ -554,14 +827,39 @@ cdef double _multi_gradient_blocked(
     return total
 
 
-cdef double _full_gradient(
+# Each thread's slots of a per-thread array are PAD elements further apart
+# than their size (128 bytes of float64, 64 of float32): two threads never
+# write into one cache line (nor into the pair of lines fetched together).
+cdef enum:
+    PAD = 16
+
+
+cdef struct Chunks:
+    # The scratch of a full-batch gradient split into n row chunks, one
+    # thread each: every chunk's partial sums, then added up in chunk order
+    # (so the result depends on n, never on which thread ran what). n = 1:
+    # the one serial pass, no scratch (the pointers unused).
+    # (each chunk's slots PAD elements apart, as (n, size + PAD) arrays)
+    Py_ssize_t n
+    double* G            # (n, c·m) the chunks' Σ D_iᵀ x_i
+    double* gb           # (n, c)   their Σ D_i
+    double* total        # (n,)     their Σ w_i l_i
+    double* s            # (n, BLOCK·c) score and derivative scratch
+    double* d            # (n, BLOCK·c)
+    void* SB             # (n, GEMM_ROWS·c) in X's dtype, or NULL (no BLAS path)
+    void* GB             # (n, c·m) in X's dtype, or NULL
+    float* g32           # (n, m)
+
+
+cdef double _rows_gradient(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, const floating* W, LossKind kind,
-        const Model* M, double* G, double* gb, floating* SB, floating* GB,
+        const Model* M, Py_ssize_t start, Py_ssize_t stop,
+        double* G, double* gb, floating* SB, floating* GB,
         float* g32, double* s, double* d) noexcept nogil:
-    """G, gb ← the gradient of the mean loss over every row of X, taken in
-    storage order at W = Wtᵀ (W: the same weights in X's dtype, (m, c));
-    returns Σ_i w_i l_i.
+    """G, gb ← the rows start..stop-1's share of the full-batch gradient (the
+    mean over all n rows of X), in storage order at W = Wtᵀ (W: the same
+    weights in X's dtype, (m, c)); returns their Σ_i w_i l_i.
 
     With SB (GEMM_ROWS, c) and GB (c, m) scratch (multi-class models whose
     sizes fit BLAS's C ints), 256-row blocks through two BLAS products
@@ -569,25 +867,68 @@ cdef double _full_gradient(
     (``_batch_gradient``), single-output float32 models in its float32 lanes
     with g32 (m,) scratch."""
     cdef Py_ssize_t k
+    cdef double inv_n = 1.0 / X.shape[0]
+    # a copy of the model struct: a thread reads its own (see _hogwild_slice)
+    cdef Model local = M[0]
     for k in range(M.c * M.m):
         G[k] = 0.0
     for k in range(M.c):
         gb[k] = 0.0
     if SB != NULL:
-        return _multi_gradient_blocked(X, labels, sample_weight, W, kind, M,
-                                       G, gb, SB, GB, s, d)
+        return _multi_gradient_blocked(X, labels, sample_weight, W, kind, &local, start,
+                                       stop, G, gb, SB, GB, s, d)
     if floating is float and M.c == 1:
-        return _batch_gradient(X, y, labels, sample_weight, NULL, 0, 0, X.shape[0], kind,
-                               M, G, gb, s, d, W, g32)
-    return _batch_gradient(X, y, labels, sample_weight, NULL, 0, 0, X.shape[0], kind,
-                           M, G, gb, s, d)
+        return _batch_gradient(X, y, labels, sample_weight, NULL, 0, start, stop, inv_n,
+                               kind, &local, G, gb, s, d, W, g32)
+    return _batch_gradient(X, y, labels, sample_weight, NULL, 0, start, stop, inv_n,
+                           kind, &local, G, gb, s, d)
+
+
+cdef double _full_gradient(
+        const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
+        const floating* sample_weight, const floating* W, LossKind kind,
+        const Model* M, double* G, double* gb, floating* SB, floating* GB,
+        float* g32, double* s, double* d, const Chunks* ch) noexcept nogil:
+    """G, gb ← the gradient of the mean loss over every row of X at W = Wtᵀ;
+    returns Σ_i w_i l_i. With ch.n = 1 one pass over the rows in storage
+    order (``_rows_gradient``, with the scratch SB, GB, g32, s, d); with
+    ch.n > 1 the rows split into ch.n contiguous chunks, one thread each
+    (``prange``), each into its own partial sums in ch, which are then added
+    in chunk order: the same result for the same ch.n on every run."""
+    cdef Py_ssize_t t, k, j, n = X.shape[0], m = M.m, c = M.c, cm = M.c * M.m
+    cdef Py_ssize_t T = ch.n
+    cdef double total
+    if T <= 1:
+        return _rows_gradient(X, y, labels, sample_weight, W, kind, M, 0, n,
+                              G, gb, SB, GB, g32, s, d)
+    for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+        ch.total[t * PAD] = _rows_gradient(
+            X, y, labels, sample_weight, W, kind, M, n * t // T, n * (t + 1) // T,
+            ch.G + t * (cm + PAD), ch.gb + t * (c + PAD),
+            NULL if ch.SB == NULL else <floating*>ch.SB + t * (GEMM_ROWS * c + PAD),
+            NULL if ch.GB == NULL else <floating*>ch.GB + t * (cm + PAD),
+            ch.g32 + t * (m + PAD), ch.s + t * (BLOCK * c + PAD),
+            ch.d + t * (BLOCK * c + PAD))
+    # G = Σ_t G_t, gb = Σ_t gb_t, total = Σ_t total_t, t = 0, 1, ... in order
+    total = ch.total[0]
+    for k in range(cm):
+        G[k] = ch.G[k]
+    for j in range(c):
+        gb[j] = ch.gb[j]
+    for t in range(1, T):
+        total += ch.total[t * PAD]
+        for k in range(cm):
+            G[k] += ch.G[t * (cm + PAD) + k]
+        for j in range(c):
+            gb[j] += ch.gb[t * (c + PAD) + j]
+    return total
 
 
 cdef double _standardized_full_gradient(
         const floating[:, ::1] X, const floating* y, const Py_ssize_t* labels,
         const floating* sample_weight, floating* W_raw, LossKind kind,
         const Model* M, Standardizer* sd, double* G, double* gb, floating* SB,
-        floating* GB, float* g32, double* s, double* d) noexcept nogil:
+        floating* GB, float* g32, double* s, double* d, const Chunks* ch) noexcept nogil:
     """``_full_gradient`` of the standardized model: the full-batch pass runs
     on the raw rows with the raw-space model R (``_raw_space_model``; W_raw
     (m, c) scratch gets R's weights in X's dtype), then
@@ -600,7 +941,7 @@ cdef double _standardized_full_gradient(
         for j in range(c):
             W_raw[k * c + j] = <floating>R.Wt[j * m + k]
     total = _full_gradient(X, y, labels, sample_weight, W_raw, kind, &R,
-                           G, gb, SB, GB, g32, s, d)
+                           G, gb, SB, GB, g32, s, d, ch)
     _standardized_gradient(sd, m, c, G, gb)
     return total
 
@@ -654,11 +995,13 @@ cdef double _minibatch_epoch(
         if sd.on:
             _raw_space_model(M, sd, &R)
             total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
-                                     start, stop, kind, &R, G, gb, s, d)
+                                     start, stop, 1.0 / (stop - start), kind, &R,
+                                     G, gb, s, d)
             _standardized_gradient(sd, M.m, M.c, G, gb)
         else:
             total += _batch_gradient(X, y, labels, sample_weight, &order[0], n_order,
-                                     start, stop, kind, M, G, gb, s, d)
+                                     start, stop, 1.0 / (stop - start), kind, M,
+                                     G, gb, s, d)
         _step(M, st, G, gb, W_avg, b_avg)
         start = stop
     return total
@@ -811,11 +1154,91 @@ def _full_gradient_scratch(dtype, Py_ssize_t n, Py_ssize_t m, Py_ssize_t c):
     return SB, GB, np.empty(m, dtype=np.float32)
 
 
+# A full-batch gradient is split into at most n_threads chunks of at least
+# MIN_CHUNK_ROWS rows (fewer rows than that are not worth a thread): the
+# number of chunks, and so the result, depends on n_threads and n only.
+cdef Py_ssize_t MIN_CHUNK_ROWS = 256
+
+
+def _thread_scratch(Py_ssize_t n_threads, Py_ssize_t n_order, Py_ssize_t m, Py_ssize_t c,
+                    bint average, bint standardize):
+    """The arrays behind a ``Threads`` for a per-sample epoch of n_order
+    steps on up to n_threads threads (at least MIN_SLICE steps each): a
+    dict, "n" the number of threads (1: no arrays, the serial epoch)."""
+    cdef Py_ssize_t T = max(1, min(n_threads, n_order // MIN_SLICE))
+    if T == 1:
+        return {"n": 1}
+    one = np.empty((1, 1))
+    return {"n": T, "total": np.zeros((T, PAD)),
+            "s": np.empty((T, c + PAD)), "d": np.empty((T, c + PAD)),
+            "z": np.empty((T, m + PAD)) if standardize else one,
+            "P": np.empty((T, c * m + c + PAD)), "S": np.empty((T, c * m + c + PAD)),
+            "A": np.empty((T, c * m + PAD)) if average else one,
+            "U": np.empty((T, c * m + PAD)) if average else one,
+            "Ab": np.empty((T, c + PAD)) if average else one}
+
+
+cdef Threads _threads(dict scratch):
+    """The Threads over the arrays of ``_thread_scratch`` (which the caller
+    keeps referenced)."""
+    cdef Threads th
+    cdef double[:, ::1] total, sv, dv, z, P, S, A, U, Ab
+    th.n = scratch["n"]
+    if th.n == 1:
+        return th
+    total, sv, dv, z = scratch["total"], scratch["s"], scratch["d"], scratch["z"]
+    P, S, A, U, Ab = scratch["P"], scratch["S"], scratch["A"], scratch["U"], scratch["Ab"]
+    th.total, th.s, th.d, th.z = &total[0, 0], &sv[0, 0], &dv[0, 0], &z[0, 0]
+    th.P, th.S, th.A, th.U, th.Ab = &P[0, 0], &S[0, 0], &A[0, 0], &U[0, 0], &Ab[0, 0]
+    return th
+
+
+def _chunk_scratch(dtype, Py_ssize_t n_threads, Py_ssize_t n, Py_ssize_t m, Py_ssize_t c,
+                   bint blas):
+    """The arrays behind a ``Chunks`` for the full-batch gradient of n rows on
+    up to n_threads threads: a dict, with "n" the number of chunks (1: no
+    arrays, the serial pass)."""
+    cdef Py_ssize_t T = max(1, min(n_threads, n // MIN_CHUNK_ROWS))
+    if T == 1:
+        return {"n": 1}
+    return {"n": T, "G": np.empty((T, c * m + PAD)), "gb": np.empty((T, c + PAD)),
+            "total": np.empty((T, PAD)),
+            "s": np.empty((T, BLOCK * c + PAD)), "d": np.empty((T, BLOCK * c + PAD)),
+            "SB": np.empty((T, GEMM_ROWS * c + PAD), dtype=dtype) if blas else None,
+            "GB": np.empty((T, c * m + PAD), dtype=dtype) if blas else None,
+            "g32": np.empty((T, m + PAD), dtype=np.float32)}
+
+
+cdef Chunks _chunks(dict scratch):
+    """The Chunks over the arrays of ``_chunk_scratch`` (which the caller
+    keeps referenced)."""
+    cdef Chunks ch
+    cdef double[:, ::1] G, gb, sv, dv, total
+    cdef float[:, ::1] g32
+    cdef unsigned char[::1] SB, GB     # the bytes of SB, GB (X's dtype)
+    ch.n = scratch["n"]
+    ch.G = ch.gb = ch.total = ch.s = ch.d = NULL
+    ch.SB = ch.GB = NULL
+    ch.g32 = NULL
+    if ch.n == 1:
+        return ch
+    G, gb, total = scratch["G"], scratch["gb"], scratch["total"]
+    sv, dv, g32 = scratch["s"], scratch["d"], scratch["g32"]
+    ch.G, ch.gb, ch.total = &G[0, 0], &gb[0, 0], &total[0, 0]
+    ch.s, ch.d, ch.g32 = &sv[0, 0], &dv[0, 0], &g32[0, 0]
+    if scratch["SB"] is not None:
+        SB = scratch["SB"].reshape(-1).view(np.uint8)
+        GB = scratch["GB"].reshape(-1).view(np.uint8)
+        ch.SB = &SB[0]
+        ch.GB = &GB[0]
+    return ch
+
+
 def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
               order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None, mean=None, scale=None):
+              W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1):
     """One epoch of (minibatch) SGD over ``order``, in place; returns
     ``(epoch_loss, t)``, epoch_loss the data loss (1/n) Σ_i w_i l_i without
     the penalty. Same as ``fastlin.reference.linear.sgd_epoch``: see there
@@ -837,7 +1260,14 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     W, b, W_avg, b_avg are then the parameters of the standardized space.
     The per-sample path standardizes each row into an (m,) scratch; the
     batch paths score with the raw-space weights W / scale, b − (mean / scale)
-    · W and correct the gradient: Zᵀ D = (Xᵀ D − mean ⊗ Σ D) / scale."""
+    · W and correct the gradient: Zᵀ D = (Xᵀ D − mean ⊗ Σ D) / scale.
+
+    ``n_threads`` (an int >= 1; 1 is exactly the serial algorithm): the
+    full-batch step's gradient is summed over up to that many row chunks,
+    one thread each (``gradient``); a per-sample epoch runs lock-free on up
+    to that many threads, at least MIN_SLICE = 128 samples each (see "Threads"
+    in the module docstring); minibatch epochs run on one thread."""
+    n_threads = check_n_threads(n_threads)
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
@@ -895,6 +1325,8 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     cdef floating[:, ::1] SB, GB
     cdef float[::1] g32
     cdef bint use_blas = False
+    cdef Chunks ch
+    ch.n = 1
     if full_batch:
         SB_arr, GB_arr, g32_arr = _full_gradient_scratch(dtype, n, m, c)
         g32 = g32_arr
@@ -902,6 +1334,8 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         if use_blas:
             SB = SB_arr
             GB = GB_arr
+        chunk_arrays = _chunk_scratch(dtype, n_threads, n, m, c, use_blas)
+        ch = _chunks(chunk_arrays)
 
     # the standardization's scratch: a row z, the raw-space model, its weights in X's dtype
     cdef double[::1] z_raw, b_raw
@@ -926,6 +1360,13 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     cdef Averages avg
     avg.on = False
     avg.C = 0.0
+    # the parallel per-sample epoch's per-thread state (th.n = 1: serial)
+    cdef Threads th
+    th.n = 1
+    if batch_size == 1:
+        thread_arrays = _thread_scratch(n_threads, order_v.shape[0], m, c, average,
+                                        mean_obj is not None)
+        th = _threads(thread_arrays)
     cdef Py_ssize_t k, j, t0 = t
     cdef double total
     with nogil:
@@ -938,13 +1379,17 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                 # A = t₀ W̄ (the sum of the t₀ weights averaged so far)
                 for k in range(c * m):
                     avg.A[k] *= t0
-            total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
-                                      &M, &st, &avg, &sd, &s[0], &d[0])
+            if th.n > 1:
+                total = _hogwild_epoch(X, y_p, labels_p, sw_p, order_v, kind,
+                                       &M, &st, &avg, &sd, &th)
+            else:
+                total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
+                                          &M, &st, &avg, &sd, &s[0], &d[0])
         elif full_batch and sd.on:
             total = _standardized_full_gradient(
                 X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
                 &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
-                &g32[0], &s[0], &d[0])
+                &g32[0], &s[0], &d[0], &ch)
             _step(&M, &st, &G[0, 0], &gb[0],
                   &A[0, 0] if average else NULL,
                   &b_avg64[0] if average else NULL)
@@ -954,7 +1399,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                                    &G[0, 0], &gb[0],
                                    &SB[0, 0] if use_blas else NULL,
                                    &GB[0, 0] if use_blas else NULL,
-                                   &g32[0], &s[0], &d[0])
+                                   &g32[0], &s[0], &d[0], &ch)
             _step(&M, &st, &G[0, 0], &gb[0],
                   &A[0, 0] if average else NULL,
                   &b_avg64[0] if average else NULL)
@@ -986,7 +1431,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
 
 def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
              const floating[::1] b, loss, double alpha=0.0, sample_weight=None,
-             *, mean=None, scale=None):
+             *, mean=None, scale=None, n_threads=1):
     """The full-batch objective and its gradient, ``(J, grad_W, grad_b)``,
     as ``fastlin.reference.linear.gradient``:
 
@@ -1000,7 +1445,14 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
 
     With ``mean``/``scale`` (as in ``sgd_epoch``), the objective and gradient
     of the model on the standardized rows z_i = (x_i − mean) / scale, W and b
-    its parameters: ∇W = Zᵀ D + α W = (Xᵀ D − mean ⊗ Σ D) / scale + α W."""
+    its parameters: ∇W = Zᵀ D + α W = (Xᵀ D − mean ⊗ Σ D) / scale + α W.
+
+    ``n_threads`` (an int >= 1): the rows are summed in up to that many
+    contiguous chunks of at least MIN_CHUNK_ROWS = 256 rows, one thread each,
+    whose partial sums are then added in chunk order: the same result on
+    every run for the same n_threads and n, equal to n_threads=1's (the one
+    pass in storage order, exactly as before) to rounding."""
+    n_threads = check_n_threads(n_threads)
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
@@ -1025,6 +1477,8 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
     if use_blas:
         SB = SB_arr
         GB = GB_arr
+    chunk_arrays = _chunk_scratch(dtype, n_threads, n, m, c, use_blas)
+    cdef Chunks ch = _chunks(chunk_arrays)
     cdef floating[:, ::1] grad_W = grad_W_arr
     cdef floating[::1] grad_b = grad_b_arr
     cdef Model M = Model(Wt=&Wt[0, 0], b=&b64[0], scale=1.0, m=m, c=c,
@@ -1050,13 +1504,13 @@ def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,
             total = _standardized_full_gradient(
                 X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
                 &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
-                &g32[0], &s[0], &d[0])
+                &g32[0], &s[0], &d[0], &ch)
         else:
             total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
                                    &G[0, 0], &gb[0],
                                    &SB[0, 0] if use_blas else NULL,
                                    &GB[0, 0] if use_blas else NULL,
-                                   &g32[0], &s[0], &d[0])
+                                   &g32[0], &s[0], &d[0], &ch)
         # ∇W = Xᵀ D + α W,  ||W||²
         for k in range(m):
             for j in range(c):

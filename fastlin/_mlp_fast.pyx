@@ -43,8 +43,9 @@ from cython cimport floating
 from libc.math cimport log
 
 from ._blas cimport gemm
-from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
+from ._parallel import check_n_threads
 from ._schedule cimport eta_t, schedule_kind
 
 cnp.import_array()
@@ -73,6 +74,10 @@ cdef extern from "_simd.h":
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
 _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+#: True when this module was compiled with OpenMP (setup.py): n_threads > 1
+#: then runs threads; without it the threaded loops run on one thread.
+_OPENMP = FASTLIN_HAS_OPENMP != 0
 
 
 def _bounds_checked():
@@ -379,7 +384,7 @@ cdef bint _needs_gather(const intp_t[::1] order, Py_ssize_t batch_size) noexcept
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
               momentum=0.0, nesterov=False, velocities=None,
               schedule="constant", power_t=0.5, t=0, sample_weight=None,
-              mean=None, scale=None):
+              mean=None, scale=None, n_threads=1):
     """One epoch of minibatch SGD on the network, in place, in Cython.
 
     Same signature and semantics as ``fastlin.reference.network.sgd_epoch``:
@@ -407,7 +412,11 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     0 and 1) train on z_i = (x_i − mean) / scale without forming it, W and b1
     the first layer of that space: per batch Zb W + b1 = Xb (W / scale) +
     (b1 − (mean / scale) W) and ∇W = (Xbᵀ Δ1 − mean ⊗ Σ Δ1) / scale.
+
+    ``n_threads`` (an int >= 1) is checked; this kernel runs on one thread
+    for now.
     """
+    check_n_threads(n_threads)
     W, b1, V, b2 = _check_network(X, params)
     n, m = X.shape
     hidden, c = V.shape

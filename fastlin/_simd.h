@@ -72,6 +72,15 @@
 #define FASTLIN_DEBUG_BUILD 0
 #endif
 
+/* 1 when the compiler built this module with OpenMP (setup.py adds -fopenmp
+ * when a test compile succeeds, unless FASTLIN_OPENMP=0): each kernel module
+ * exposes it as _OPENMP. Without it, Cython's prange loops run on one thread. */
+#ifdef _OPENMP
+#define FASTLIN_HAS_OPENMP 1
+#else
+#define FASTLIN_HAS_OPENMP 0
+#endif
+
 /* ------------------------------------------------------------------------
  * Linear kernel: the row operations (a row x of X against the c weight rows
  * V, float64). Sums are float64 whatever X's dtype, in 8-wide vector partial

@@ -61,13 +61,14 @@ from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
 
-from ._build_checks cimport FASTLIN_DEBUG_BUILD, bounds_checked
+from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._schedule cimport eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
 from ._linear_fast import _check_array, _check_indices
 from ._numeric import SCHEDULES
+from ._parallel import check_n_threads
 
 #: sgd_epoch takes ``check_input`` (False: X's structure, mean and scale were
 #: checked by the caller; the estimators pass it after check_X)
@@ -76,6 +77,10 @@ ACCEPTS_CHECK_INPUT = True
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
 _DEBUG_BUILD = FASTLIN_DEBUG_BUILD != 0
+
+#: True when this module was compiled with OpenMP (setup.py): n_threads > 1
+#: then runs threads; without it the threaded loops run on one thread.
+_OPENMP = FASTLIN_HAS_OPENMP != 0
 
 
 def _bounds_checked():
@@ -853,7 +858,8 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
 def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None, mean=None, scale=None, bint check_input=True):
+              W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1,
+              bint check_input=True):
     """One epoch of (minibatch) SGD over ``order`` on the CSR rows of X, in
     place; returns ``(epoch_loss, t)``. Same as
     ``fastlin.reference.linear.sgd_epoch`` (see there for the update rule)
@@ -861,10 +867,13 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     scipy CSR matrix or array, W, b, y (single-output), sample_weight, W_avg
     and b_avg have its data's dtype, y (multi-class) and order are intp).
     ``mean``/``scale``: float64 (m,) arrays or None, the epoch then trains on
-    z = (x − mean) / scale (see the module docstring). ``check_input=False``
-    skips the O(nnz) checks of X's structure (indptr monotone, indices in
-    range) and of mean/scale's values: for a caller that has checked them,
-    as the estimators do once per fit; on an unchecked X it may crash."""
+    z = (x − mean) / scale (see the module docstring). ``n_threads`` (an
+    int >= 1) is checked; this kernel runs on one thread for now.
+    ``check_input=False`` skips the O(nnz) checks of X's structure (indptr
+    monotone, indices in range) and of mean/scale's values: for a caller
+    that has checked them, as the estimators do once per fit; on an
+    unchecked X it may crash."""
+    check_n_threads(n_threads)
     data, indices, indptr, n, m = _csr_parts(X, W, check_input)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
@@ -889,7 +898,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
                       schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, isd, u)
 
 
-def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
+def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None,
+             n_threads=1):
     """The full-batch objective and its gradient ``(J, grad_W, grad_b)`` on
     the CSR rows of X, as ``fastlin.reference.linear.gradient``:
 
@@ -897,7 +907,9 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scal
         J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
 
     with Z = (X − mean) / scale (X itself by default), summed over the rows
-    in storage order without forming Z."""
+    in storage order without forming Z. ``n_threads`` (an int >= 1) is
+    checked; this kernel runs on one thread for now."""
+    check_n_threads(n_threads)
     data, indices, indptr, n, m = _csr_parts(X, W)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)

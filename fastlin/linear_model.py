@@ -100,6 +100,18 @@ default="constant"
         on X as given (docs/math.md).
     backend : {{"cython", "numpy"}}, default="cython"
         "cython": the compiled kernels; "numpy": the pure-NumPy reference.
+    n_jobs : int or None, default=1
+        Threads of one fit (the compiled kernels; the NumPy reference does
+        not use it): 1 is the serial algorithm, exactly; None or -1 every
+        core; k > 1 k threads. Full batch (``batch_size=None``): the gradient
+        is summed over row chunks, one per thread, added in a fixed order:
+        the same on every run for a fixed n_jobs, equal to n_jobs=1 to
+        rounding. Per sample (``batch_size=1``): lock-free parallel SGD
+        (Hogwild!), each thread stepping through its own slice of the
+        shuffled order and adding its steps into the shared weights, so
+        results vary from run to run (docs/math.md, "Threads"). Minibatches
+        of other sizes, and sparse X, train on one thread. Without OpenMP
+        in the build, every value trains as 1 (a SerialFallbackWarning, once).
 """
 
 _COMMON_ATTRS = """
@@ -159,7 +171,8 @@ class _LinearSGD(SGDEstimator):
 
     def __init__(self, *, learning_rate, learning_rate_schedule, power_t, max_iter, tol,
                  n_iter_no_change, batch_size, alpha, fit_intercept, shuffle,
-                 random_state, warm_start, verbose, average, backend, standardize):
+                 random_state, warm_start, verbose, average, backend, standardize,
+                 n_jobs):
         self.standardize = standardize
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
@@ -176,6 +189,7 @@ class _LinearSGD(SGDEstimator):
         self.verbose = verbose
         self.average = average
         self.backend = backend
+        self.n_jobs = n_jobs
 
     def _check_model_params(self):
         if not isinstance(self.average, (bool, np.bool_)):
@@ -335,7 +349,8 @@ class _LinearSGD(SGDEstimator):
             batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
-            **self._kernel_standardization(state), **_checked_input(module))
+            n_threads=state["n_threads"], **self._kernel_standardization(state),
+            **_checked_input(module))
         stats = state["stats"]
         if stats is not None and "y_scale" in stats:
             loss = loss * stats["y_scale"] ** 2
@@ -488,13 +503,13 @@ class LinearRegression(_LinearSGD):
     def __init__(self, *, learning_rate=0.01, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, standardize=True, backend="cython"):
+                 verbose=0, average=False, standardize=True, backend="cython", n_jobs=1):
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the step
@@ -561,7 +576,8 @@ class LogisticRegression(_BinaryClassifier):
                  learning_rate_schedule="constant", power_t=0.5, max_iter=1000, tol=1e-3,
                  n_iter_no_change=5, batch_size=32, alpha=0.0001, fit_intercept=True,
                  shuffle=True, random_state=None, warm_start=False, verbose=0, average=False,
-                 standardize=True, backend="cython", class_weight=None):
+                 standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.loss = loss
         self.class_weight = class_weight
         super().__init__(
@@ -569,7 +585,7 @@ class LogisticRegression(_BinaryClassifier):
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     @property
     def _loss(self):
@@ -653,14 +669,15 @@ class Perceptron(_BinaryClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
 
 class MulticlassPerceptron(_MulticlassClassifier):
@@ -699,14 +716,15 @@ class MulticlassPerceptron(_MulticlassClassifier):
     def __init__(self, *, learning_rate=1.0, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=1, alpha=0.0,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=True, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
 
 class SoftmaxRegression(_MulticlassClassifier):
@@ -730,14 +748,15 @@ class SoftmaxRegression(_MulticlassClassifier):
     def __init__(self, *, learning_rate=0.1, learning_rate_schedule="constant", power_t=0.5,
                  max_iter=1000, tol=1e-3, n_iter_no_change=5, batch_size=32, alpha=0.0001,
                  fit_intercept=True, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0, average=False, standardize=True, backend="cython", class_weight=None):
+                 verbose=0, average=False, standardize=True, backend="cython", class_weight=None,
+                 n_jobs=1):
         self.class_weight = class_weight
         super().__init__(
             learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
             power_t=power_t, max_iter=max_iter, tol=tol, n_iter_no_change=n_iter_no_change,
             batch_size=batch_size, alpha=alpha, fit_intercept=fit_intercept, shuffle=shuffle,
             random_state=random_state, warm_start=warm_start, verbose=verbose,
-            average=average, backend=backend, standardize=standardize)
+            average=average, backend=backend, standardize=standardize, n_jobs=n_jobs)
 
     @dask_aware
     def predict_proba(self, X):

@@ -92,6 +92,11 @@ default="constant"
         from its first call and keeps them. False: plain SGD on X as given.
     backend : {"cython", "numpy"}, default="cython"
         "cython": the compiled kernel; "numpy": the pure-NumPy reference.
+    n_jobs : int or None, default=1
+        Threads of one fit: 1, None or -1 (every core), or k > 1, as for the
+        linear models. The network kernel takes the thread count but runs
+        on one thread for now, so every value trains exactly as 1; the NumPy
+        reference does not use it.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying ``sample_weight``: a dict
         {label: weight} (labels left out weigh 1), or "balanced" for
@@ -142,7 +147,7 @@ default="constant"
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
                  alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
                  warm_start=False, verbose=0, standardize=True, backend="cython",
-                 class_weight=None):
+                 class_weight=None, n_jobs=1):
         self.standardize = standardize
         self.hidden_size = hidden_size
         self.class_weight = class_weight
@@ -161,6 +166,7 @@ default="constant"
         self.warm_start = warm_start
         self.verbose = verbose
         self.backend = backend
+        self.n_jobs = n_jobs
 
     def _check_model_params(self):
         check_param("hidden_size", self.hidden_size, "int", low=1)
@@ -205,7 +211,8 @@ default="constant"
             alpha=self.alpha, momentum=self.momentum, nesterov=self.nesterov,
             velocities=state["velocities"] if self.momentum > 0 else None,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw, **self._kernel_standardization(state))
+            sample_weight=sw, n_threads=state["n_threads"],
+            **self._kernel_standardization(state))
 
     def _publish(self, state):
         self._params = state["params"]

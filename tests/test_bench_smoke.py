@@ -249,3 +249,21 @@ def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
     np.testing.assert_allclose(d, q @ V.T, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gV, z.T @ q, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gW, Xb.T @ d, rtol=rtol, atol=rtol)
+
+
+def test_thread_scaling_quick_mode_runs(runner, capsys):
+    """bench/thread_scaling.py --quick at a few hundred rows, in-process:
+    every workload runs with n_jobs=1 and 2 and its row is printed, with
+    the held-out accuracies of the per-sample ones (nothing written, no
+    timing asserted)."""
+    module = importlib.import_module("bench.thread_scaling")
+    assert module.main(["--quick", "--rows", "600", "--results", "/nonexistent/RESULTS.md"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (.+?) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| <= ([\d.]+) .*$", out,
+                      flags=re.M)
+    names = {name for name, _ in rows}
+    assert len(rows) == 6 and len(names) == 6
+    assert {goal for _, goal in rows} == {"0.6", "0.7", "0.75"}
+    for name in names:
+        if "per-sample" in name:
+            assert re.search(re.escape(name) + r" \|.*\| 0\.\d{4} / [01]\.\d{4}", out), name

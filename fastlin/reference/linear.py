@@ -40,6 +40,7 @@ Conventions (the Cython kernels follow them exactly):
 import numpy as np
 
 from .._numeric import SCHEDULES, learning_rate  # noqa: F401
+from .._parallel import check_n_threads
 from .losses import get_loss
 
 def scores(X, W, b, mean=None, scale=None):
@@ -85,15 +86,18 @@ def objective(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, sca
     return (w * l).sum() / X.shape[0] + penalty(W, alpha)
 
 
-def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None):
+def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None,
+             n_threads=1):
     """The full-batch objective and its gradient.
 
     D  = w ⊙ ∂l/∂S / n                      (n, c)
     ∇W = Xᵀ D + α W                        (m, c)   (Zᵀ D + α W with μ, σ)
     ∇b = Σ_i D_i                           (c,)
 
-    Returns ``(J, grad_W, grad_b)``.
+    Returns ``(J, grad_W, grad_b)``. ``n_threads`` (an int >= 1, the
+    kernels' thread count) is checked and not used.
     """
+    check_n_threads(n_threads)
     data_loss, grad_W, grad_b = _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight,
                                                         mean, scale)
     return data_loss + penalty(W, alpha), grad_W, grad_b
@@ -115,7 +119,8 @@ def _data_loss_and_gradient(X, y, W, b, loss, alpha, sample_weight, mean=None, s
 
 def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
               fit_intercept=True, schedule="constant", power_t=0.5, t=0,
-              sample_weight=None, W_avg=None, b_avg=None, mean=None, scale=None):
+              sample_weight=None, W_avg=None, b_avg=None, mean=None, scale=None,
+              n_threads=1):
     """One epoch of (minibatch) stochastic gradient descent, in place.
 
     The batches are consecutive runs of ``batch_size`` indices of ``order``
@@ -132,7 +137,10 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
     len(X), no penalty), each l_i taken before its batch's step, and the step
     count after the epoch. With ``mean``/``scale`` every batch is the
     standardized Z_B (through ``gradient``'s algebra, never formed).
+    ``n_threads`` (an int >= 1) is checked and not used: this is the serial
+    algorithm, which the kernels run exactly with ``n_threads=1``.
     """
+    check_n_threads(n_threads)
     n = X.shape[0]
     total = 0.0
     for start in range(0, len(order), batch_size):

@@ -38,6 +38,7 @@ forming them, W and b1 the first layer of that space:
 import numpy as np
 
 from .._numeric import init_network_params, learning_rate, sigmoid, softmax
+from .._parallel import check_n_threads
 from .losses import softmax_cross_entropy
 
 
@@ -162,7 +163,7 @@ def _data_loss_and_gradient(X, y, params, alpha, sample_weight, mean=None, scale
 def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
               momentum=0.0, nesterov=False, velocities=None,
               schedule="constant", power_t=0.5, t=0, sample_weight=None,
-              mean=None, scale=None):
+              mean=None, scale=None, n_threads=1):
     """One epoch of minibatch SGD on the network, in place.
 
     The batches are consecutive runs of ``batch_size`` entries of ``order``
@@ -183,7 +184,10 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     Returns ``(epoch_loss, t)``: epoch_loss = (1/n) Σ_i w_i CE_i (n = len(X),
     no penalty), each CE_i evaluated in the forward pass of its batch, i.e.
     before that batch's update; t is the step count after the epoch.
+    ``n_threads`` (an int >= 1, the kernel's thread count) is checked and
+    not used.
     """
+    check_n_threads(n_threads)
     if momentum > 0 and velocities is None:
         raise ValueError("momentum > 0 needs velocities (a list shaped like params)")
     n = X.shape[0]
