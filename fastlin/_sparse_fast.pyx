@@ -50,6 +50,14 @@ is centred (and to recompute q), and with averaging one O(m c) buffer U. A
 shuffled order reads its rows at random places: the epoch prefetches the
 rows a few entries ahead (and, for c > 1, the next row's weight rows).
 
+Threads (``n_threads``, OpenMP ``prange``; a build without OpenMP runs the
+same code on one thread): the full batch's gradient (and ``gradient``) sums
+contiguous chunks of its rows, one thread each, into per-chunk (m, c)
+buffers added in chunk order, so the result is the same on every run for a
+fixed thread count, and n_threads = 1 (or a batch too short for two chunks
+of 256 rows) is the serial pass. Per-sample and minibatch epochs run on one
+thread.
+
 The def wrappers check types, shapes, the CSR structure and index ranges
 (a ValueError or TypeError, never a crash; the values are the estimators'
 to check, as for the dense kernel; ``check_input=False`` skips the O(nnz)
@@ -57,6 +65,7 @@ structure check for a caller that has made it), then run the loops in one
 ``with nogil:``.
 """
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
@@ -409,23 +418,43 @@ cdef double _lazy_batch(
     return total
 
 
-cdef double _batch_gradient(
+cdef struct Chunks:
+    # A full-batch gradient split into n contiguous chunks of its rows, one
+    # thread each: every chunk's partial sums, added up in chunk order at the
+    # end (the result depends on n, never on which thread ran what); each
+    # chunk's slots PAD elements apart. n = 1: the serial pass (no scratch).
+    Py_ssize_t n
+    double* G            # (n, m·c + PAD)
+    double* gb           # (n, c + PAD)
+    double* total        # (n, PAD)
+    double* s            # (n, c + PAD)
+    double* d            # (n, c + PAD)
+
+
+cdef enum:
+    PAD = 8              # doubles (a cache line) between two threads' slots
+
+
+cdef double _rows_partial(
         const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
-        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M,
-        double* G, double* gb, double* s, double* d) noexcept nogil:
-    """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
-    (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
-    Returns Σ_i w_i l_i."""
+        const Py_ssize_t* rows, Py_ssize_t lo, Py_ssize_t hi, double inv_n,
+        LossKind kind, const Model* M, double* G, double* gb, double* s,
+        double* d) noexcept nogil:
+    """G (m, c), gb (c,) ← Σ_i D_i (x_i / scale) and Σ_i D_i over the batch's
+    entries lo..hi-1 (rows[p], or row p when rows is NULL), D_i = w_i ∂l_i/∂s
+    · inv_n; returns their Σ_i w_i l_i."""
     cdef Py_ssize_t p, i, j, k, c = M.c
-    cdef double w_i, l, total = 0.0, inv_n = 1.0 / nb
-    for k in range(M.m * c):
+    cdef double w_i, l, total = 0.0
+    # a copy of the model struct: each thread reads its own
+    cdef Model local = M[0]
+    for k in range(local.m * c):
         G[k] = 0.0
     for j in range(c):
         gb[j] = 0.0
-    for p in range(nb):
+    for p in range(lo, hi):
         i = p if rows == NULL else rows[p]
-        _row_scores(data, indices, indptr[i], indptr[i + 1], M, s)
+        _row_scores(data, indices, indptr[i], indptr[i + 1], &local, s)
         l = _sample_loss(kind, s, c, y, labels, i, d)
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         total += w_i * l
@@ -433,7 +462,45 @@ cdef double _batch_gradient(
         for j in range(c):
             d[j] *= w_i
             gb[j] += d[j]
-        _row_update(data, indices, indptr[i], indptr[i + 1], M, d, G, NULL, NULL, 0.0)
+        _row_update(data, indices, indptr[i], indptr[i + 1], &local, d, G, NULL, NULL, 0.0)
+    return total
+
+
+cdef double _batch_gradient(
+        const floating* data, const index_t* indices, const index_t* indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M,
+        double* G, double* gb, double* s, double* d, const Chunks* ch) noexcept nogil:
+    """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
+    (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
+    With ch.n > 1 the batch's entries split into ch.n contiguous chunks, one
+    thread each (``prange``), their partial sums added in chunk order.
+    Returns Σ_i w_i l_i."""
+    cdef Py_ssize_t t, j, k, c = M.c, mc = M.m * M.c
+    cdef Py_ssize_t T = ch.n if ch != NULL else 1
+    cdef double total, inv_n = 1.0 / nb
+    if T <= 1:
+        total = _rows_partial(data, indices, indptr, y, labels, sample_weight, rows, 0, nb,
+                              inv_n, kind, M, G, gb, s, d)
+    else:
+        for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+            ch.total[t * PAD] = _rows_partial(
+                data, indices, indptr, y, labels, sample_weight, rows,
+                nb * t // T, nb * (t + 1) // T, inv_n, kind, M,
+                ch.G + t * (mc + PAD), ch.gb + t * (c + PAD),
+                ch.s + t * (c + PAD), ch.d + t * (c + PAD))
+        # G = Σ_t G_t, gb = Σ_t gb_t, total = Σ_t total_t, t = 0, 1, ... in order
+        total = ch.total[0]
+        for k in range(mc):
+            G[k] = ch.G[k]
+        for j in range(c):
+            gb[j] = ch.gb[j]
+        for t in range(1, T):
+            total += ch.total[t * PAD]
+            for k in range(mc):
+                G[k] += ch.G[t * (mc + PAD) + k]
+            for j in range(c):
+                gb[j] += ch.gb[t * (c + PAD) + j]
     if M.u != NULL:
         for k in range(M.m):
             for j in range(c):
@@ -441,11 +508,44 @@ cdef double _batch_gradient(
     return total
 
 
+# A full-batch gradient is split into at most n_threads chunks of at least
+# MIN_CHUNK_ROWS rows (as the dense kernel's): the number of chunks, and so
+# the result, depends on n_threads and the batch's length only.
+cdef Py_ssize_t MIN_CHUNK_ROWS = 256
+
+
+def _chunk_scratch(Py_ssize_t n_threads, Py_ssize_t nb, Py_ssize_t m, Py_ssize_t c):
+    """The arrays behind a ``Chunks`` for the gradient of a batch of nb rows
+    on up to n_threads threads: a dict, "n" the number of chunks (1: none)."""
+    cdef Py_ssize_t T = max(1, min(n_threads, nb // MIN_CHUNK_ROWS))
+    if T == 1:
+        return {"n": 1}
+    return {"n": T, "G": np.empty((T, m * c + PAD)), "gb": np.empty((T, c + PAD)),
+            "total": np.empty((T, PAD)), "s": np.empty((T, c + PAD)),
+            "d": np.empty((T, c + PAD))}
+
+
+cdef Chunks _chunks(dict scratch):
+    """The Chunks over the arrays of ``_chunk_scratch`` (the caller keeps
+    them referenced)."""
+    cdef Chunks ch
+    cdef double[:, ::1] G, gb, total, sv, dv
+    ch.n = scratch["n"]
+    ch.G = ch.gb = ch.total = ch.s = ch.d = NULL
+    if ch.n == 1:
+        return ch
+    G, gb, total, sv, dv = (scratch["G"], scratch["gb"], scratch["total"], scratch["s"],
+                            scratch["d"])
+    ch.G, ch.gb, ch.total, ch.s, ch.d = &G[0, 0], &gb[0, 0], &total[0, 0], &sv[0, 0], &dv[0, 0]
+    return ch
+
+
 cdef double _dense_batch(
         const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
-        Averages* avg, double* G, double* gb, double* s, double* d) noexcept nogil:
+        Averages* avg, double* G, double* gb, double* s, double* d,
+        const Chunks* ch) noexcept nogil:
     """One step on the nb rows from a dense gradient, O(m c + c · nnz):
     W ← W − η (G + α W), b ← b − η gb, with the lazy state folded first."""
     cdef Py_ssize_t k, j
@@ -453,7 +553,7 @@ cdef double _dense_batch(
     _fold_averages(M, avg)
     _fold_scale(M, M.scale)
     total = _batch_gradient(data, indices, indptr, y, labels, sample_weight, rows, nb,
-                            kind, M, G, gb, s, d)
+                            kind, M, G, gb, s, d, ch)
     st.t += 1
     eta = _eta(st)
     for k in range(M.m * M.c):
@@ -507,9 +607,11 @@ cdef double _epoch(
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* order, Py_ssize_t n_order, Py_ssize_t batch_size,
         Py_ssize_t lazy_max, LossKind kind, Model* M, Steps* st, Averages* avg,
-        double* D, double* G, double* gb, double* s, double* d) noexcept nogil:
+        double* D, double* G, double* gb, double* s, double* d,
+        const Chunks* ch) noexcept nogil:
     """One step per run of ``batch_size`` entries of ``order``: lazily for
-    runs of up to lazy_max rows, densely for longer ones."""
+    runs of up to lazy_max rows, densely for longer ones (their gradient
+    over ch's chunks)."""
     cdef Py_ssize_t start = 0, nb
     cdef double total = 0.0
     while start < n_order:
@@ -522,7 +624,7 @@ cdef double _epoch(
                                  order + start, nb, kind, M, st, avg, D, s, d)
         else:
             total += _dense_batch(data, indices, indptr, y, labels, sample_weight,
-                                  order + start, nb, kind, M, st, avg, G, gb, s, d)
+                                  order + start, nb, kind, M, st, avg, G, gb, s, d, ch)
         start += nb
     return total
 
@@ -643,7 +745,8 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
                const index_t[::1] indptr, floating[:, ::1] W, floating[::1] b,
                y_obj, labels_obj, sw_obj, const Py_ssize_t[::1] order, int kind,
                double eta0, Py_ssize_t batch_size, double alpha, bint fit_intercept,
-               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, isd_obj, u_obj):
+               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, isd_obj, u_obj,
+               Py_ssize_t n_threads):
     # float64 parameters are the working state themselves (V is W, A is W_avg:
     # no copy); float32 ones get float64 working copies, written back at the end
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1
@@ -678,8 +781,11 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t lazy_max = max(m, LAZY_ROWS)
     cdef double[::1] D = np.empty(min(batch_size, lazy_max) * c)
     cdef double[:, ::1] G, A, U
+    chunk_arrays = {"n": 1}
     if batch_size > lazy_max:
         G = np.empty((m, c))
+        chunk_arrays = _chunk_scratch(n_threads, min(batch_size, n_order), m, c)
+    cdef Chunks ch = _chunks(chunk_arrays)
     cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
                          uu=0.0, r=&r[0], q=&q[0])
     if isd_obj is not None:
@@ -717,7 +823,8 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
         _recompute_q(&M)
         total = _epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, &order[0],
                        n_order, batch_size, lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
-                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0])
+                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0],
+                       &ch)
         if avg.on:
             # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t  (before W, which may be V)
             for i in range(m):
@@ -739,7 +846,8 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
 
 def _run_gradient(const floating[::1] data, const index_t[::1] indices,
                   const index_t[::1] indptr, const floating[:, ::1] W, const floating[::1] b,
-                  y_obj, labels_obj, sw_obj, int kind, double alpha, isd_obj, u_obj):
+                  y_obj, labels_obj, sw_obj, int kind, double alpha, isd_obj, u_obj,
+                  Py_ssize_t n_threads):
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1, i, j
     cdef const floating[::1] y_v, sw_v
     cdef const Py_ssize_t[::1] labels_v
@@ -761,6 +869,8 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
     cdef double[::1] gb = np.empty(c)
     cdef double[:, ::1] G = np.empty((m, c))
+    chunk_arrays = _chunk_scratch(n_threads, n, m, c)
+    cdef Chunks ch = _chunks(chunk_arrays)
     cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
                          uu=0.0, r=&r[0], q=&q[0])
     if isd_obj is not None:
@@ -778,7 +888,7 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     with nogil:
         _recompute_q(&M)
         total = _batch_gradient(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, NULL, n,
-                                <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0])
+                                <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0], &ch)
         for i in range(m):
             for j in range(c):
                 grad_W[i, j] = <floating>(G[i, j] + alpha * V[i, j])
@@ -868,12 +978,15 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     and b_avg have its data's dtype, y (multi-class) and order are intp).
     ``mean``/``scale``: float64 (m,) arrays or None, the epoch then trains on
     z = (x − mean) / scale (see the module docstring). ``n_threads`` (an
-    int >= 1) is checked; this kernel runs on one thread for now.
+    int >= 1): a batch of more than max(m, 256) rows (the full batch) sums
+    its gradient over up to that many row chunks on as many threads, as
+    ``gradient`` does; the per-sample and minibatch steps run on one thread
+    (lock-free parallel SGD is the dense kernel's only, for now).
     ``check_input=False`` skips the O(nnz) checks of X's structure (indptr
     monotone, indices in range) and of mean/scale's values: for a caller
     that has checked them, as the estimators do once per fit; on an
     unchecked X it may crash."""
-    check_n_threads(n_threads)
+    n_threads = check_n_threads(n_threads)
     data, indices, indptr, n, m = _csr_parts(X, W, check_input)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
@@ -895,7 +1008,8 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     isd, u = _check_standardization(mean, scale, m, check_input)
     return _run_epoch(data, indices, indptr, W, b, y_real, labels, sw, order_v, kind,
                       eta0, batch_size, alpha, fit_intercept,
-                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, isd, u)
+                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, isd, u,
+                      n_threads)
 
 
 def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None,
@@ -907,12 +1021,15 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scal
         J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
 
     with Z = (X − mean) / scale (X itself by default), summed over the rows
-    in storage order without forming Z. ``n_threads`` (an int >= 1) is
-    checked; this kernel runs on one thread for now."""
-    check_n_threads(n_threads)
+    in storage order without forming Z. ``n_threads`` (an int >= 1; 1 is
+    the serial pass): the rows are summed in up to that many contiguous
+    chunks of at least 256 rows, one thread each, whose partial sums are then
+    added in chunk order (the same result on every run for the same
+    n_threads and n)."""
+    n_threads = check_n_threads(n_threads)
     data, indices, indptr, n, m = _csr_parts(X, W)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
     isd, u = _check_standardization(mean, scale, m)
     return _run_gradient(data, indices, indptr, np.ascontiguousarray(W), b, y_real, labels,
-                         sw, kind, float(alpha), isd, u)
+                         sw, kind, float(alpha), isd, u, n_threads)

@@ -432,3 +432,65 @@ def test_unchecked_epoch_and_empty_order(average):
     assert t2 == t
     for a, a0 in zip((W, b, *avg.values()), before):
         np.testing.assert_array_equal(a, a0)
+
+
+# --------------------------------------------------------------------------
+# threads: the full-batch gradient over row chunks
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "softmax_cross_entropy"])
+def test_sparse_full_gradient_on_threads_equals_one_thread(loss, standardize, dtype):
+    """_sparse_fast.gradient and a full-batch epoch (batch > max(m, 256)
+    rows) on 2, 3 and 7 threads = on 1 thread (1e-10 in float64) = the
+    reference, and the same bits on every run for a fixed n_threads."""
+    rng = np.random.default_rng(12)
+    n, m = 1500, 40
+    c = 3 if _losses.get(loss).multiclass else 1
+    X = sp.random(n, m, density=0.1, format="csr", random_state=13, dtype=dtype)
+    y = _target(loss, n, c, dtype, rng)
+    W = (0.1 * rng.normal(size=(m, c))).astype(dtype)
+    b = (0.1 * rng.normal(size=c)).astype(dtype)
+    sw = rng.uniform(0.5, 2, n).astype(dtype)
+    kw = dict(mean=rng.normal(size=m), scale=rng.uniform(0.5, 2, m)) if standardize else {}
+    tol = TOL[dtype]
+
+    def epoch(n_threads):
+        W1, b1 = W.copy(), b.copy()
+        A, Ab = np.zeros_like(W), np.zeros_like(b)
+        t = 0
+        for _ in range(3):
+            loss_value, t = _sparse_fast.sgd_epoch(
+                X, y, W1, b1, np.arange(n), loss, eta0=0.1, batch_size=n, alpha=0.01,
+                t=t, sample_weight=sw, W_avg=A, b_avg=Ab, n_threads=n_threads, **kw)
+        return W1, b1, A, Ab, np.array([loss_value])
+
+    one = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=1, **kw)
+    ref = reference.gradient(X, y, W, b, loss, 0.01, sw, **kw)
+    one_epoch = epoch(1)
+    for n_threads in (2, 3, 7):
+        many = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=n_threads, **kw)
+        again = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=n_threads, **kw)
+        for a, o, r, g in zip(many, one, ref, again):
+            np.testing.assert_allclose(a, o, rtol=tol, atol=tol)
+            np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
+            np.testing.assert_array_equal(a, g)
+        many_epoch, again_epoch = epoch(n_threads), epoch(n_threads)
+        for a, o, g in zip(many_epoch, one_epoch, again_epoch):
+            np.testing.assert_allclose(a, o, rtol=tol, atol=tol * max(1.0, np.abs(o).max()))
+            np.testing.assert_array_equal(a, g)
+
+
+@pytest.mark.parametrize("name", ["SoftmaxRegression", "LogisticRegression-log",
+                                  "LinearRegression"])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_sparse_full_batch_fit_with_two_jobs_equals_one_job(name, standardize):
+    X, y = sparse_data(name, np.float64, n=1200, m=12)
+    Xs = sp.csr_matrix(X)
+    kw = dict(batch_size=None, max_iter=10, standardize=standardize, average=True,
+              alpha=1e-3, learning_rate=0.1)
+    one = fit(make(name, **kw), Xs, y)
+    two = [fit(make(name, n_jobs=2, **kw), Xs, y) for _ in range(2)]
+    a, b2, b3 = weights(one), weights(two[0]), weights(two[1])
+    np.testing.assert_allclose(b2, a, rtol=1e-10, atol=1e-12 * np.abs(a).max())
+    np.testing.assert_array_equal(b2, b3)
