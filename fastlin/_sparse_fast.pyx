@@ -138,6 +138,9 @@ cdef struct Model:
     Py_ssize_t m, c
     const double* isd    # (m,) 1 / the standardization's scale, or NULL
     const double* u      # (m,) mean / scale, or NULL (no centering)
+    const double* cs     # (m, 2) (1 / scale, mean / scale) side by side for the
+                         # row loops (one cache line per nonzero), or NULL when
+                         # neither is given
     double uu            # u · u
     double* r            # (c,)
     double* q            # (c,) uᵀ V
@@ -181,20 +184,16 @@ cdef inline double _row_dot1(const floating* data, const index_t* indices,
     cdef Py_ssize_t k, col
     cdef double z, acc = 0.0, acc_u = 0.0
     cdef const double* V = M.V
-    cdef const double* isd = M.isd
-    cdef const double* u = M.u
-    if isd == NULL and u == NULL:
+    cdef const double* cs = M.cs
+    if cs == NULL:
         for k in range(lo, hi):
             acc += data[k] * V[indices[k]]
         return acc
     for k in range(lo, hi):
         col = indices[k]
-        z = data[k]
-        if isd != NULL:
-            z = z * isd[col]
+        z = data[k] * cs[2 * col]
         acc += z * V[col]
-        if u != NULL:
-            acc_u += z * u[col]
+        acc_u += z * cs[2 * col + 1]
     zu[0] = acc_u
     return acc
 
@@ -216,13 +215,12 @@ cdef inline void _row_scores(const floating* data, const index_t* indices,
         for k in range(lo, hi):
             col = indices[k]
             z = data[k]
-            if M.isd != NULL:
-                z = z * M.isd[col]
+            if M.cs != NULL:
+                z = z * M.cs[2 * col]
+                zu += z * M.cs[2 * col + 1]
             v = M.V + col * c
             for j in range(c):
                 out[j] += z * v[j]
-            if M.u != NULL:
-                zu += z * M.u[col]
     if M.u != NULL:
         # (x / scale) (u ⊗ r) − u (V + u ⊗ r)
         for j in range(c):
@@ -244,8 +242,7 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
     cdef double aa2[MAX_LOCAL]
     cdef double* rr
     cdef double* rr2
-    cdef const double* isd = M.isd
-    cdef const double* u = M.u
+    cdef const double* cs = M.cs
     cdef bint any_nonzero = False
     for j in range(c):
         if a[j] != 0.0:
@@ -254,20 +251,19 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
         return
     if c == 1:
         a0 = a[0]
-        if isd == NULL and u == NULL and R2 == NULL:
+        if cs == NULL and R2 == NULL:
             for k in range(lo, hi):
                 R[indices[k]] += a0 * data[k]
             return
         for k in range(lo, hi):
             col = indices[k]
             z = data[k]
-            if isd != NULL:
-                z = z * isd[col]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
             R[col] += a0 * z
             if R2 != NULL:
                 R2[col] += (f2 * a0) * z
-            if u != NULL:
-                zu += u[col] * z
     elif c <= MAX_LOCAL:
         for j in range(c):
             aa[j] = a[j]
@@ -275,8 +271,9 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
         for k in range(lo, hi):
             col = indices[k]
             z = data[k]
-            if isd != NULL:
-                z = z * isd[col]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
             rr = R + col * c
             for j in range(c):
                 rr[j] += aa[j] * z
@@ -284,14 +281,13 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
                 rr2 = R2 + col * c
                 for j in range(c):
                     rr2[j] += aa2[j] * z
-            if u != NULL:
-                zu += u[col] * z
     else:
         for k in range(lo, hi):
             col = indices[k]
             z = data[k]
-            if isd != NULL:
-                z = z * isd[col]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
             rr = R + col * c
             for j in range(c):
                 rr[j] += a[j] * z
@@ -299,9 +295,7 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
                 rr2 = R2 + col * c
                 for j in range(c):
                     rr2[j] += (f2 * a[j]) * z
-            if u != NULL:
-                zu += u[col] * z
-    if q != NULL and u != NULL:
+    if q != NULL and M.u != NULL:
         for j in range(c):
             q[j] += a[j] * zu
 
@@ -737,6 +731,17 @@ def _check_standardization(mean, scale, Py_ssize_t m, bint check_input=True):
     return (None if scale is None else 1.0 / scale), u
 
 
+def _side_by_side(isd, u, Py_ssize_t m):
+    """(m, 2) float64: each column's 1 / scale (1 without a scale) and
+    mean / scale (0 without a mean) side by side, or None without either."""
+    if isd is None and u is None:
+        return None
+    cs = np.empty((m, 2))
+    cs[:, 0] = 1.0 if isd is None else isd
+    cs[:, 1] = 0.0 if u is None else u
+    return cs
+
+
 # ---------------------------------------------------------------------------
 # Python-level functions
 # ---------------------------------------------------------------------------
@@ -787,7 +792,8 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
         chunk_arrays = _chunk_scratch(n_threads, min(batch_size, n_order), m, c)
     cdef Chunks ch = _chunks(chunk_arrays)
     cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
-                         uu=0.0, r=&r[0], q=&q[0])
+                         cs=NULL, uu=0.0, r=&r[0], q=&q[0])
+    cdef double[:, ::1] cs_v
     if isd_obj is not None:
         isd_v = isd_obj
         M.isd = &isd_v[0]
@@ -795,6 +801,10 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
         u_v = u_obj
         M.u = &u_v[0]
         M.uu = float(np.dot(u_obj, u_obj))
+    cs_obj = _side_by_side(isd_obj, u_obj, m)
+    if cs_obj is not None:
+        cs_v = cs_obj
+        M.cs = &cs_v[0, 0]
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha, schedule=schedule,
                           fit_intercept=fit_intercept, t=t)
     cdef Averages avg
@@ -872,7 +882,8 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     chunk_arrays = _chunk_scratch(n_threads, n, m, c)
     cdef Chunks ch = _chunks(chunk_arrays)
     cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
-                         uu=0.0, r=&r[0], q=&q[0])
+                         cs=NULL, uu=0.0, r=&r[0], q=&q[0])
+    cdef double[:, ::1] cs_v
     if isd_obj is not None:
         isd_v = isd_obj
         M.isd = &isd_v[0]
@@ -880,6 +891,10 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
         u_v = u_obj
         M.u = &u_v[0]
         M.uu = float(np.dot(u_obj, u_obj))
+    cs_obj = _side_by_side(isd_obj, u_obj, m)
+    if cs_obj is not None:
+        cs_v = cs_obj
+        M.cs = &cs_v[0, 0]
     grad_W_arr = np.empty((m, c), dtype=np.asarray(W).dtype)
     grad_b_arr = np.empty(c, dtype=np.asarray(W).dtype)
     cdef floating[:, ::1] grad_W = grad_W_arr
