@@ -168,7 +168,7 @@ def plot(times, read, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(times), figsize=(13, 4.5))
+    fig, axes = plt.subplots(len(times), 1, figsize=(9, 3.2 * len(times)))
     for ax, (task, row) in zip(np.atleast_1d(axes), times.items()):
         names = list(row)
         ax.barh(names, [row[k] * 1e3 for k in names],
