@@ -11,6 +11,11 @@ CSR goes to every model. Timed (median of interleaved repeats, 1 thread):
   SGDClassifier(loss="log_loss") (``max_iter=1``);
 * 10 classes: fastlin's MulticlassPerceptron and SoftmaxRegression against
   the same two scikit-learn models (one-vs-rest: ten passes);
+* each fastlin model twice: with its defaults (standardize=True: the fit
+  makes one pass for the statistics and trains centred) and with
+  standardize=False (the plain SGD scikit-learn runs), and the perceptrons
+  also with shuffle=False (the rows read in storage order: a shuffled epoch
+  reads every row at a random place, which is what costs most);
 * the floor: one read of the CSR arrays (``X @ ones``).
 
 Goals: binary epochs at most 0.25x scikit-learn's time, multi-class at most
@@ -83,34 +88,42 @@ def candidates(X, y_binary, y_multi):
                 est.fit(X, y)
         return run
 
-    common = dict(max_iter=1, tol=None, random_state=0)
+    common = dict(batch_size=1, max_iter=1, tol=None, random_state=0)
     sk = dict(max_iter=1, tol=None, random_state=0, shuffle=True)
-    return {
-        "binary": {
-            "fastlin Perceptron": epoch(fastlin.Perceptron(batch_size=1, **common), y_binary),
-            "fastlin LogisticRegression": epoch(
-                fastlin.LogisticRegression(loss="log_loss", batch_size=1, **common), y_binary),
-            "sklearn Perceptron": epoch(SkPerceptron(**sk), y_binary),
-            "sklearn SGDClassifier(log_loss)": epoch(SGDClassifier(loss="log_loss", **sk),
-                                                     y_binary),
-        },
-        "10-class": {
-            "fastlin MulticlassPerceptron": epoch(
-                fastlin.MulticlassPerceptron(batch_size=1, **common), y_multi),
-            "fastlin SoftmaxRegression": epoch(
-                fastlin.SoftmaxRegression(batch_size=1, **common), y_multi),
-            "sklearn Perceptron": epoch(SkPerceptron(**sk), y_multi),
-            "sklearn SGDClassifier(log_loss)": epoch(SGDClassifier(loss="log_loss", **sk),
-                                                     y_multi),
-        },
-    }
+    models = {"binary": [("Perceptron", fastlin.Perceptron, {}),
+                         ("LogisticRegression", fastlin.LogisticRegression,
+                          {"loss": "log_loss"})],
+              "10-class": [("MulticlassPerceptron", fastlin.MulticlassPerceptron, {}),
+                           ("SoftmaxRegression", fastlin.SoftmaxRegression, {})]}
+    tasks = {}
+    for task, y in (("binary", y_binary), ("10-class", y_multi)):
+        row = {}
+        for name, cls, kw in models[task]:
+            # the default (standardize=True: one pass for the statistics, a
+            # centred epoch) and the plain SGD scikit-learn runs
+            row[f"fastlin {name}"] = epoch(cls(**kw, **common), y)
+            row[f"fastlin {name}{PLAIN}"] = epoch(cls(**kw, standardize=False, **common), y)
+        # the rows in storage order: what the epoch costs when it streams X
+        name, cls, kw = models[task][0]
+        row[f"fastlin {name}{STREAMED}"] = epoch(
+            cls(**kw, standardize=False, shuffle=False, **common), y)
+        row["sklearn Perceptron"] = epoch(SkPerceptron(**sk), y)
+        row["sklearn SGDClassifier(log_loss)"] = epoch(SGDClassifier(loss="log_loss", **sk), y)
+        tasks[task] = row
+    return tasks
 
+
+PLAIN = " (standardize=False)"
+STREAMED = " (standardize=False, shuffle=False)"
 
 # fastlin model -> the scikit-learn model it is compared with
 PAIRS = {"fastlin Perceptron": "sklearn Perceptron",
          "fastlin LogisticRegression": "sklearn SGDClassifier(log_loss)",
          "fastlin MulticlassPerceptron": "sklearn Perceptron",
          "fastlin SoftmaxRegression": "sklearn SGDClassifier(log_loss)"}
+PAIRS.update({name + PLAIN: other for name, other in list(PAIRS.items())})
+PAIRS.update({name + STREAMED: PAIRS[name]
+              for name in ("fastlin Perceptron", "fastlin MulticlassPerceptron")})
 
 
 def measure(X, y_binary, y_multi, repeats):
@@ -125,6 +138,10 @@ def measure(X, y_binary, y_multi, repeats):
 def markdown(X, read, times, info, command):
     nnz_row = X.nnz / X.shape[0]
     lines = provenance_lines(command, info, 1) + [
+        "",
+        "Measured while other jobs were running on the machine (about 7 at once on "
+        "its 2 cores): the ratios are taken within one run, the absolute times are "
+        "noisy.",
         "",
         f"Data: {X.shape[0]:,} rows x {X.shape[1]:,} columns, {nnz_row:.1f} nonzeros per row "
         f"(CSR {(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 1e6:.0f} MB); one "
@@ -151,7 +168,7 @@ def plot(times, read, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(times), figsize=(11, 4))
+    fig, axes = plt.subplots(len(times), 1, figsize=(9, 3.2 * len(times)))
     for ax, (task, row) in zip(np.atleast_1d(axes), times.items()):
         names = list(row)
         ax.barh(names, [row[k] * 1e3 for k in names],

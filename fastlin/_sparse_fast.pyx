@@ -17,8 +17,8 @@ repeated index counts as the sum of its entries, as scipy reads it).
 
 Standardization: with ``mean`` and/or ``scale`` (float64 (m,) arrays) the
 epoch trains on z = (x − mean) / scale, the parameters in that space; the
-default None is mean 0 and scale 1. A scale alone divides each nonzero by
-its column's scale. A mean would make every row dense; it is kept as a
+default None is mean 0 and scale 1. A scale alone multiplies each nonzero
+by its column's 1 / scale (computed once per call). A mean would make every row dense; it is kept as a
 rank-one term instead: with u = mean / scale, z = x / scale − u, so
 
     s = z W + b = (x / scale) W − u W + b,
@@ -43,12 +43,29 @@ nonzero. Batches of more than max(m, 256) rows (the full batch of a tall
 X) sum their gradient into a dense (m, c) buffer instead and take one dense
 step (O(m c), once per such batch). Sums are float64 whatever the dtype.
 
+Per call, beyond the pass over the order's nonzeros: float64 W and W_avg
+are the working state themselves (no copy; float32 ones get float64 working
+copies), O(m c) once to write W = σ (V + u ⊗ r) back when σ ≠ 1 or the model
+is centred (and to recompute q), and with averaging one O(m c) buffer U. A
+shuffled order reads its rows at random places: the epoch prefetches the
+rows a few entries ahead (and, for c > 1, the next row's weight rows).
+
+Threads (``n_threads``, OpenMP ``prange``; a build without OpenMP runs the
+same code on one thread): the full batch's gradient (and ``gradient``) sums
+contiguous chunks of its rows, one thread each, into per-chunk (m, c)
+buffers added in chunk order, so the result is the same on every run for a
+fixed thread count, and n_threads = 1 (or a batch too short for two chunks
+of 256 rows) is the serial pass. Per-sample and minibatch epochs run on one
+thread.
+
 The def wrappers check types, shapes, the CSR structure and index ranges
 (a ValueError or TypeError, never a crash; the values are the estimators'
-to check, as for the dense kernel), then run the loops in one
+to check, as for the dense kernel; ``check_input=False`` skips the O(nnz)
+structure check for a caller that has made it), then run the loops in one
 ``with nogil:``.
 """
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.stdint cimport int32_t, int64_t
 
 import numpy as np
@@ -61,6 +78,10 @@ from . import _losses
 from ._linear_fast import _check_array, _check_indices
 from ._numeric import SCHEDULES
 from ._parallel import check_n_threads
+
+#: sgd_epoch takes ``check_input`` (False: X's structure, mean and scale were
+#: checked by the caller; the estimators pass it after check_X)
+ACCEPTS_CHECK_INPUT = True
 
 #: True in a debug build (setup.py with FASTLIN_CYTHON_DEBUG=1), whose Cython
 #: code runs with bounds checks on.
@@ -87,13 +108,39 @@ cdef double MIN_SCALE = 1e-6
 cdef Py_ssize_t LAZY_ROWS = 256
 
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastlin_prefetch(p) __builtin_prefetch((const void*)(p))
+    #else
+    #define fastlin_prefetch(p) ((void)0)
+    #endif
+    """
+    void fastlin_prefetch(const void* p) noexcept nogil
+
+# a shuffled order reads its rows at random places: the epoch asks the cache
+# for row order[q + PREFETCH_ROW]'s nonzeros, and for the indptr entries of
+# row order[q + PREFETCH_PTR], before it needs them
+cdef enum:
+    PREFETCH_ROW = 4
+    PREFETCH_PTR = 8
+
+# rows of up to MAX_LOCAL outputs keep their c sums in a local array (no
+# aliasing with the weights, so they stay in registers); wider ones use s
+cdef enum:
+    MAX_LOCAL = 16
+
+
 cdef struct Model:
     double* V            # (m, c): W = scale · (V + u ⊗ r)
     double* b            # (c,)
     double scale
     Py_ssize_t m, c
-    const double* sd     # (m,) the standardization's scale, or NULL
+    const double* isd    # (m,) 1 / the standardization's scale, or NULL
     const double* u      # (m,) mean / scale, or NULL (no centering)
+    const double* cs     # (m, 2) (1 / scale, mean / scale) side by side for the
+                         # row loops (one cache line per nonzero), or NULL when
+                         # neither is given
     double uu            # u · u
     double* r            # (c,)
     double* q            # (c,) uᵀ V
@@ -130,58 +177,127 @@ cdef inline double _sample_loss(LossKind kind, const double* s, Py_ssize_t c,
     return multi_loss(kind, s, c, labels[i], d)
 
 
-cdef inline void _row_scores(const floating[::1] data, const index_t[::1] indices,
+cdef inline double _row_dot1(const floating* data, const index_t* indices,
+                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
+                             double* zu) noexcept nogil:
+    # one output: Σ_k z_k V[col_k], and zu = Σ_k z_k u[col_k] when centred
+    cdef Py_ssize_t k, col
+    cdef double z, acc = 0.0, acc_u = 0.0
+    cdef const double* V = M.V
+    cdef const double* cs = M.cs
+    if cs == NULL:
+        for k in range(lo, hi):
+            acc += data[k] * V[indices[k]]
+        return acc
+    for k in range(lo, hi):
+        col = indices[k]
+        z = data[k] * cs[2 * col]
+        acc += z * V[col]
+        acc_u += z * cs[2 * col + 1]
+    zu[0] = acc_u
+    return acc
+
+
+cdef inline void _row_scores(const floating* data, const index_t* indices,
                              Py_ssize_t lo, Py_ssize_t hi, const Model* M,
                              double* s) noexcept nogil:
     # s = z W + b for the row's nonzeros data[lo:hi] at indices[lo:hi]
     cdef Py_ssize_t k, j, col, c = M.c
     cdef double z, zu = 0.0
+    cdef double acc[MAX_LOCAL]
+    cdef double* out = &acc[0] if c <= MAX_LOCAL else s
     cdef const double* v
-    for j in range(c):
-        s[j] = 0.0
-    for k in range(lo, hi):
-        col = indices[k]
-        z = data[k]
-        if M.sd != NULL:
-            z = z / M.sd[col]
-        v = M.V + col * c
+    if c == 1:
+        acc[0] = _row_dot1(data, indices, lo, hi, M, &zu)
+    else:
         for j in range(c):
-            s[j] += z * v[j]
-        if M.u != NULL:
-            zu += z * M.u[col]
+            out[j] = 0.0
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if M.cs != NULL:
+                z = z * M.cs[2 * col]
+                zu += z * M.cs[2 * col + 1]
+            v = M.V + col * c
+            for j in range(c):
+                out[j] += z * v[j]
     if M.u != NULL:
         # (x / scale) (u ⊗ r) − u (V + u ⊗ r)
         for j in range(c):
-            s[j] += M.r[j] * zu - M.q[j] - M.uu * M.r[j]
+            out[j] += M.r[j] * zu - M.q[j] - M.uu * M.r[j]
     for j in range(c):
-        s[j] = M.scale * s[j] + M.b[j]
+        s[j] = M.scale * out[j] + M.b[j]
 
 
-cdef inline void _row_update(const floating[::1] data, const index_t[::1] indices,
-                             Py_ssize_t lo, Py_ssize_t hi, const Model* M,
-                             const double* a, double* R, double* q) noexcept nogil:
-    # R[col] += a z_k for each nonzero (R (m, c): V, U or a gradient); and
-    # q += u_col a z_k when q is not NULL and the model is centred
+cdef inline void _row_update(const floating* data, const index_t* indices,
+                             Py_ssize_t lo, Py_ssize_t hi, Model* M,
+                             const double* a, double* R, double* q,
+                             double* R2, double f2) noexcept nogil:
+    # R[col] += a z_k for each nonzero (R (m, c): V or a gradient), and
+    # R2[col] += f2 a z_k when R2 is not NULL (the average's U); q += a Σ_k
+    # u_col z_k when q is not NULL and the model is centred
     cdef Py_ssize_t k, j, col, c = M.c
-    cdef double z
+    cdef double z, a0, zu = 0.0
+    cdef double aa[MAX_LOCAL]
+    cdef double aa2[MAX_LOCAL]
     cdef double* rr
+    cdef double* rr2
+    cdef const double* cs = M.cs
     cdef bint any_nonzero = False
     for j in range(c):
         if a[j] != 0.0:
             any_nonzero = True
     if not any_nonzero:
         return
-    for k in range(lo, hi):
-        col = indices[k]
-        z = data[k]
-        if M.sd != NULL:
-            z = z / M.sd[col]
-        rr = R + col * c
+    if c == 1:
+        a0 = a[0]
+        if cs == NULL and R2 == NULL:
+            for k in range(lo, hi):
+                R[indices[k]] += a0 * data[k]
+            return
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
+            R[col] += a0 * z
+            if R2 != NULL:
+                R2[col] += (f2 * a0) * z
+    elif c <= MAX_LOCAL:
         for j in range(c):
-            rr[j] += a[j] * z
-        if q != NULL and M.u != NULL:
+            aa[j] = a[j]
+            aa2[j] = f2 * a[j]
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
+            rr = R + col * c
             for j in range(c):
-                q[j] += M.u[col] * a[j] * z
+                rr[j] += aa[j] * z
+            if R2 != NULL:
+                rr2 = R2 + col * c
+                for j in range(c):
+                    rr2[j] += aa2[j] * z
+    else:
+        for k in range(lo, hi):
+            col = indices[k]
+            z = data[k]
+            if cs != NULL:
+                z = z * cs[2 * col]
+                zu += z * cs[2 * col + 1]
+            rr = R + col * c
+            for j in range(c):
+                rr[j] += a[j] * z
+            if R2 != NULL:
+                rr2 = R2 + col * c
+                for j in range(c):
+                    rr2[j] += (f2 * a[j]) * z
+    if q != NULL and M.u != NULL:
+        for j in range(c):
+            q[j] += a[j] * zu
 
 
 cdef void _recompute_q(Model* M) noexcept nogil:
@@ -252,7 +368,7 @@ cdef void _after_step(Model* M, Averages* avg, Steps* st) noexcept nogil:
 
 
 cdef double _lazy_batch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
         Averages* avg, double* D, double* s, double* a) noexcept nogil:
@@ -287,11 +403,8 @@ cdef double _lazy_batch(
         i = rows[p]
         for j in range(c):
             a[j] = coef * D[p * c + j]
-        _row_update(data, indices, indptr[i], indptr[i + 1], M, a, M.V, M.q)
-        if avg.on:
-            for j in range(c):
-                a[j] *= avg.C
-            _row_update(data, indices, indptr[i], indptr[i + 1], M, a, avg.U, NULL)
+        _row_update(data, indices, indptr[i], indptr[i + 1], M, a, M.V, M.q,
+                    avg.U if avg.on else NULL, avg.C)
     if M.u != NULL:
         # the step's dense part + η (Σ D_i) uᵀ, in r
         for j in range(c):
@@ -303,23 +416,43 @@ cdef double _lazy_batch(
     return total
 
 
-cdef double _batch_gradient(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+cdef struct Chunks:
+    # A full-batch gradient split into n contiguous chunks of its rows, one
+    # thread each: every chunk's partial sums, added up in chunk order at the
+    # end (the result depends on n, never on which thread ran what); each
+    # chunk's slots PAD elements apart. n = 1: the serial pass (no scratch).
+    Py_ssize_t n
+    double* G            # (n, m·c + PAD)
+    double* gb           # (n, c + PAD)
+    double* total        # (n, PAD)
+    double* s            # (n, c + PAD)
+    double* d            # (n, c + PAD)
+
+
+cdef enum:
+    PAD = 8              # doubles (a cache line) between two threads' slots
+
+
+cdef double _rows_partial(
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
-        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, const Model* M,
-        double* G, double* gb, double* s, double* d) noexcept nogil:
-    """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
-    (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
-    Returns Σ_i w_i l_i."""
+        const Py_ssize_t* rows, Py_ssize_t lo, Py_ssize_t hi, double inv_n,
+        LossKind kind, const Model* M, double* G, double* gb, double* s,
+        double* d) noexcept nogil:
+    """G (m, c), gb (c,) ← Σ_i D_i (x_i / scale) and Σ_i D_i over the batch's
+    entries lo..hi-1 (rows[p], or row p when rows is NULL), D_i = w_i ∂l_i/∂s
+    · inv_n; returns their Σ_i w_i l_i."""
     cdef Py_ssize_t p, i, j, k, c = M.c
-    cdef double w_i, l, total = 0.0, inv_n = 1.0 / nb
-    for k in range(M.m * c):
+    cdef double w_i, l, total = 0.0
+    # a copy of the model struct: each thread reads its own
+    cdef Model local = M[0]
+    for k in range(local.m * c):
         G[k] = 0.0
     for j in range(c):
         gb[j] = 0.0
-    for p in range(nb):
+    for p in range(lo, hi):
         i = p if rows == NULL else rows[p]
-        _row_scores(data, indices, indptr[i], indptr[i + 1], M, s)
+        _row_scores(data, indices, indptr[i], indptr[i + 1], &local, s)
         l = _sample_loss(kind, s, c, y, labels, i, d)
         w_i = 1.0 if sample_weight == NULL else sample_weight[i]
         total += w_i * l
@@ -327,7 +460,45 @@ cdef double _batch_gradient(
         for j in range(c):
             d[j] *= w_i
             gb[j] += d[j]
-        _row_update(data, indices, indptr[i], indptr[i + 1], M, d, G, NULL)
+        _row_update(data, indices, indptr[i], indptr[i + 1], &local, d, G, NULL, NULL, 0.0)
+    return total
+
+
+cdef double _batch_gradient(
+        const floating* data, const index_t* indices, const index_t* indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M,
+        double* G, double* gb, double* s, double* d, const Chunks* ch) noexcept nogil:
+    """G (m, c), gb (c,) ← the gradient of the batch's mean data loss at W
+    (rows[p], or row p when rows is NULL): G = Σ_i D_i (x_i / scale) − u ⊗ gb.
+    With ch.n > 1 the batch's entries split into ch.n contiguous chunks, one
+    thread each (``prange``), their partial sums added in chunk order.
+    Returns Σ_i w_i l_i."""
+    cdef Py_ssize_t t, j, k, c = M.c, mc = M.m * M.c
+    cdef Py_ssize_t T = ch.n if ch != NULL else 1
+    cdef double total, inv_n = 1.0 / nb
+    if T <= 1:
+        total = _rows_partial(data, indices, indptr, y, labels, sample_weight, rows, 0, nb,
+                              inv_n, kind, M, G, gb, s, d)
+    else:
+        for t in prange(T, num_threads=T, schedule="static", chunksize=1):
+            ch.total[t * PAD] = _rows_partial(
+                data, indices, indptr, y, labels, sample_weight, rows,
+                nb * t // T, nb * (t + 1) // T, inv_n, kind, M,
+                ch.G + t * (mc + PAD), ch.gb + t * (c + PAD),
+                ch.s + t * (c + PAD), ch.d + t * (c + PAD))
+        # G = Σ_t G_t, gb = Σ_t gb_t, total = Σ_t total_t, t = 0, 1, ... in order
+        total = ch.total[0]
+        for k in range(mc):
+            G[k] = ch.G[k]
+        for j in range(c):
+            gb[j] = ch.gb[j]
+        for t in range(1, T):
+            total += ch.total[t * PAD]
+            for k in range(mc):
+                G[k] += ch.G[t * (mc + PAD) + k]
+            for j in range(c):
+                gb[j] += ch.gb[t * (c + PAD) + j]
     if M.u != NULL:
         for k in range(M.m):
             for j in range(c):
@@ -335,11 +506,44 @@ cdef double _batch_gradient(
     return total
 
 
+# A full-batch gradient is split into at most n_threads chunks of at least
+# MIN_CHUNK_ROWS rows (as the dense kernel's): the number of chunks, and so
+# the result, depends on n_threads and the batch's length only.
+cdef Py_ssize_t MIN_CHUNK_ROWS = 256
+
+
+def _chunk_scratch(Py_ssize_t n_threads, Py_ssize_t nb, Py_ssize_t m, Py_ssize_t c):
+    """The arrays behind a ``Chunks`` for the gradient of a batch of nb rows
+    on up to n_threads threads: a dict, "n" the number of chunks (1: none)."""
+    cdef Py_ssize_t T = max(1, min(n_threads, nb // MIN_CHUNK_ROWS))
+    if T == 1:
+        return {"n": 1}
+    return {"n": T, "G": np.empty((T, m * c + PAD)), "gb": np.empty((T, c + PAD)),
+            "total": np.empty((T, PAD)), "s": np.empty((T, c + PAD)),
+            "d": np.empty((T, c + PAD))}
+
+
+cdef Chunks _chunks(dict scratch):
+    """The Chunks over the arrays of ``_chunk_scratch`` (the caller keeps
+    them referenced)."""
+    cdef Chunks ch
+    cdef double[:, ::1] G, gb, total, sv, dv
+    ch.n = scratch["n"]
+    ch.G = ch.gb = ch.total = ch.s = ch.d = NULL
+    if ch.n == 1:
+        return ch
+    G, gb, total, sv, dv = (scratch["G"], scratch["gb"], scratch["total"], scratch["s"],
+                            scratch["d"])
+    ch.G, ch.gb, ch.total, ch.s, ch.d = &G[0, 0], &gb[0, 0], &total[0, 0], &sv[0, 0], &dv[0, 0]
+    return ch
+
+
 cdef double _dense_batch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
         const Py_ssize_t* rows, Py_ssize_t nb, LossKind kind, Model* M, Steps* st,
-        Averages* avg, double* G, double* gb, double* s, double* d) noexcept nogil:
+        Averages* avg, double* G, double* gb, double* s, double* d,
+        const Chunks* ch) noexcept nogil:
     """One step on the nb rows from a dense gradient, O(m c + c · nnz):
     W ← W − η (G + α′ W) (α′ = min(α, 1/η): the L2 factor max(0, 1 − ηα)),
     b ← b − η gb, with the lazy state folded first."""
@@ -348,7 +552,7 @@ cdef double _dense_batch(
     _fold_averages(M, avg)
     _fold_scale(M, M.scale)
     total = _batch_gradient(data, indices, indptr, y, labels, sample_weight, rows, nb,
-                            kind, M, G, gb, s, d)
+                            kind, M, G, gb, s, d, ch)
     st.t += 1
     eta = _eta(st)
     alpha = clipped_alpha(st.alpha, eta)
@@ -362,27 +566,67 @@ cdef double _dense_batch(
     return total
 
 
+cdef inline void _prefetch_rows(const floating* data, const index_t* indices,
+                                const index_t* indptr, const Py_ssize_t* order,
+                                Py_ssize_t n_order, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    # the cache lines of the rows PREFETCH_ROW entries after order[lo:hi], and
+    # the indptr entries of those PREFETCH_PTR after
+    cdef Py_ssize_t p, i, k, start, end
+    for p in range(lo + PREFETCH_ROW, min(hi + PREFETCH_ROW, n_order)):
+        i = order[p]
+        start = indptr[i]
+        end = indptr[i + 1]
+        k = start
+        while k < end:
+            fastlin_prefetch(data + k)
+            k += 64 // sizeof(floating)
+        k = start
+        while k < end:
+            fastlin_prefetch(indices + k)
+            k += 64 // sizeof(index_t)
+        if p + PREFETCH_PTR - PREFETCH_ROW < n_order:
+            fastlin_prefetch(indptr + order[p + PREFETCH_PTR - PREFETCH_ROW])
+
+
+cdef inline void _prefetch_weights(const index_t* indices, const index_t* indptr,
+                                   const Py_ssize_t* order, Py_ssize_t n_order,
+                                   Py_ssize_t p, const Model* M) noexcept nogil:
+    # the weight rows V[col] (c > 1: they span cache lines) of row order[p],
+    # the next batch's first, whose
+    # indices the row prefetch has brought in
+    cdef Py_ssize_t k, i
+    if p >= n_order:
+        return
+    i = order[p]
+    for k in range(indptr[i], indptr[i + 1]):
+        fastlin_prefetch(M.V + indices[k] * M.c)
+
+
 cdef double _epoch(
-        const floating[::1] data, const index_t[::1] indices, const index_t[::1] indptr,
+        const floating* data, const index_t* indices, const index_t* indptr,
         const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
-        const Py_ssize_t[::1] order, Py_ssize_t batch_size, Py_ssize_t lazy_max,
-        LossKind kind, Model* M, Steps* st, Averages* avg, double* D, double* G,
-        double* gb, double* s, double* d) noexcept nogil:
+        const Py_ssize_t* order, Py_ssize_t n_order, Py_ssize_t batch_size,
+        Py_ssize_t lazy_max, LossKind kind, Model* M, Steps* st, Averages* avg,
+        double* D, double* G, double* gb, double* s, double* d,
+        const Chunks* ch) noexcept nogil:
     """One step per run of ``batch_size`` entries of ``order``: lazily for
-    runs of up to lazy_max rows, densely for longer ones."""
-    cdef Py_ssize_t start = 0, nb, n_order = order.shape[0]
+    runs of up to lazy_max rows, densely for longer ones (their gradient
+    over ch's chunks)."""
+    cdef Py_ssize_t start = 0, nb
     cdef double total = 0.0
     while start < n_order:
         nb = min(batch_size, n_order - start)
         if nb <= lazy_max:
+            _prefetch_rows(data, indices, indptr, order, n_order, start, start + nb)
+            if M.c > 1:
+                _prefetch_weights(indices, indptr, order, n_order, start + nb, M)
             total += _lazy_batch(data, indices, indptr, y, labels, sample_weight,
-                                 &order[start], nb, kind, M, st, avg, D, s, d)
+                                 order + start, nb, kind, M, st, avg, D, s, d)
         else:
             total += _dense_batch(data, indices, indptr, y, labels, sample_weight,
-                                  &order[start], nb, kind, M, st, avg, G, gb, s, d)
+                                  order + start, nb, kind, M, st, avg, G, gb, s, d, ch)
         start += nb
     return total
-
 
 # ---------------------------------------------------------------------------
 # Checks
@@ -432,8 +676,9 @@ def _check_structure(const floating[::1] data, const index_t[::1] indices,
                          f"0..{m - 1}")
 
 
-def _csr_parts(X, W):
-    """(data, indices, indptr, n, m) of a CSR X, checked against W's dtype."""
+def _csr_parts(X, W, check_input=True):
+    """(data, indices, indptr, n, m) of a CSR X, checked against W's dtype
+    (and its structure by ``_check_structure`` unless check_input is False)."""
     if getattr(X, "format", None) != "csr":
         raise TypeError(f"X must be a scipy.sparse CSR matrix or array, got "
                         f"{type(X).__name__}")
@@ -448,7 +693,10 @@ def _csr_parts(X, W):
                         f"{indices.dtype} and {indptr.dtype}")
     if not isinstance(W, np.ndarray) or W.dtype != data.dtype:
         raise TypeError(f"W must be a numpy array of X's dtype {data.dtype}")
-    _check_structure(data, indices, indptr, n, m)
+    if check_input:
+        _check_structure(data, indices, indptr, n, m)
+    elif indices.shape[0] != data.shape[0] or indptr.shape[0] != n + 1:
+        raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
     return data, indices, indptr, n, m
 
 
@@ -473,20 +721,31 @@ def _check_targets(y, W, b, loss, sample_weight, n, m, dtype):
     return row.kind, None, y, sample_weight
 
 
-def _check_standardization(mean, scale, Py_ssize_t m):
-    """(scale or None, u = mean / scale or None): float64 (m,) arrays, the
-    scale positive, both finite."""
+def _check_standardization(mean, scale, Py_ssize_t m, bint check_input=True):
+    """(1 / scale or None, u = mean / scale or None): float64 (m,) arrays, the
+    scale positive, both finite (not checked with check_input False)."""
     if scale is not None:
         _check_array("scale", scale, np.float64, (m,))
-        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        if check_input and not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
             raise ValueError("scale must be finite and positive")
     u = None
     if mean is not None:
         _check_array("mean", mean, np.float64, (m,))
-        if not np.all(np.isfinite(mean)):
+        if check_input and not np.all(np.isfinite(mean)):
             raise ValueError("mean must be finite")
         u = mean / scale if scale is not None else mean.copy()
-    return scale, u
+    return (None if scale is None else 1.0 / scale), u
+
+
+def _side_by_side(isd, u, Py_ssize_t m):
+    """(m, 2) float64: each column's 1 / scale (1 without a scale) and
+    mean / scale (0 without a mean) side by side, or None without either."""
+    if isd is None and u is None:
+        return None
+    cs = np.empty((m, 2))
+    cs[:, 0] = 1.0 if isd is None else isd
+    cs[:, 1] = 0.0 if u is None else u
+    return cs
 
 
 # ---------------------------------------------------------------------------
@@ -497,12 +756,15 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
                const index_t[::1] indptr, floating[:, ::1] W, floating[::1] b,
                y_obj, labels_obj, sw_obj, const Py_ssize_t[::1] order, int kind,
                double eta0, Py_ssize_t batch_size, double alpha, bint fit_intercept,
-               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, sd_obj, u_obj):
+               int schedule, double power_t, Py_ssize_t t, W_avg, b_avg, isd_obj, u_obj,
+               Py_ssize_t n_threads):
+    # float64 parameters are the working state themselves (V is W, A is W_avg:
+    # no copy); float32 ones get float64 working copies, written back at the end
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1
-    cdef Py_ssize_t k, i, j, t0 = t
+    cdef Py_ssize_t k, i, j, t0 = t, n_order = order.shape[0]
     cdef const floating[::1] y_v, sw_v
     cdef const Py_ssize_t[::1] labels_v
-    cdef const double[::1] sd_v, u_v
+    cdef const double[::1] isd_v, u_v
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
@@ -519,57 +781,68 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     cdef floating[:, ::1] W_avg_v
     cdef floating[::1] b_avg_v
 
-    # float64 working state
-    cdef double[:, ::1] V = np.array(W, dtype=np.float64)
+    cdef double[:, ::1] V
+    if floating is double:
+        V = W
+    else:
+        V = np.array(W, dtype=np.float64)
     cdef double[::1] b64 = np.array(b, dtype=np.float64)
     cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
     cdef double[::1] gb = np.empty(c), Ur = np.zeros(c)
     cdef Py_ssize_t lazy_max = max(m, LAZY_ROWS)
     cdef double[::1] D = np.empty(min(batch_size, lazy_max) * c)
     cdef double[:, ::1] G, A, U
+    chunk_arrays = {"n": 1}
     if batch_size > lazy_max:
         G = np.empty((m, c))
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
-                         uu=0.0, r=&r[0], q=&q[0])
-    if sd_obj is not None:
-        sd_v = sd_obj
-        M.sd = &sd_v[0]
+        chunk_arrays = _chunk_scratch(n_threads, min(batch_size, n_order), m, c)
+    cdef Chunks ch = _chunks(chunk_arrays)
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
+                         cs=NULL, uu=0.0, r=&r[0], q=&q[0])
+    cdef double[:, ::1] cs_v
+    if isd_obj is not None:
+        isd_v = isd_obj
+        M.isd = &isd_v[0]
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
         M.uu = float(np.dot(u_obj, u_obj))
+    cs_obj = _side_by_side(isd_obj, u_obj, m)
+    if cs_obj is not None:
+        cs_v = cs_obj
+        M.cs = &cs_v[0, 0]
     cdef Steps st = Steps(eta0=eta0, power_t=power_t, alpha=alpha, schedule=schedule,
                           fit_intercept=fit_intercept, t=t)
     cdef Averages avg
-    avg.on = average
+    avg.on = average and n_order > 0
     avg.C = 0.0
-    if average:
+    cdef double[::1] b_avg64_v
+    if avg.on:
         W_avg_v = W_avg
         b_avg_v = b_avg
-        # A = t₀ W̄: the sum of the t₀ weights averaged so far
-        A = np.asarray(W_avg, dtype=np.float64) * t0
+        if floating is double:
+            A = W_avg
+        else:
+            A = np.array(W_avg, dtype=np.float64)
         U = np.zeros((m, c))
         avg.A = &A[0, 0]
         avg.U = &U[0, 0]
         avg.Ur = &Ur[0]
-    cdef double[::1] b_avg64_v
-    if average:
         b_avg64_v = np.array(b_avg, dtype=np.float64)
         avg.b_avg = &b_avg64_v[0]
     cdef double total
     with nogil:
+        if avg.on:
+            # A = t₀ W̄: the sum of the t₀ weights averaged so far
+            for k in range(m * c):
+                avg.A[k] *= t0
         _recompute_q(&M)
-        total = _epoch(data, indices, indptr, y_p, labels_p, sw_p, order, batch_size,
-                       lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
-                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0])
-        # W = scale (V + u ⊗ r), b, in X's dtype
-        for i in range(m):
-            for j in range(c):
-                W[i, j] = <floating>(M.scale * (V[i, j] + (M.u[i] * r[j] if M.u != NULL else 0.0)))
-        for j in range(c):
-            b[j] = <floating>b64[j]
-        if average and st.t > 0:
-            # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t
+        total = _epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, &order[0],
+                       n_order, batch_size, lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
+                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0],
+                       &ch)
+        if avg.on:
+            # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t  (before W, which may be V)
             for i in range(m):
                 for j in range(c):
                     W_avg_v[i, j] = <floating>(
@@ -577,16 +850,24 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
                          + (M.u[i] * (avg.C * r[j] - Ur[j]) if M.u != NULL else 0.0)) / st.t)
             for j in range(c):
                 b_avg_v[j] = <floating>b_avg64_v[j]
+        # W = scale (V + u ⊗ r), b, in X's dtype (nothing to do when V is W as it is)
+        if floating is not double or M.scale != 1.0 or M.u != NULL:
+            for i in range(m):
+                for j in range(c):
+                    W[i, j] = <floating>(M.scale * (V[i, j] + (M.u[i] * r[j] if M.u != NULL else 0.0)))
+        for j in range(c):
+            b[j] = <floating>b64[j]
     return total / n, st.t
 
 
 def _run_gradient(const floating[::1] data, const index_t[::1] indices,
                   const index_t[::1] indptr, const floating[:, ::1] W, const floating[::1] b,
-                  y_obj, labels_obj, sw_obj, int kind, double alpha, sd_obj, u_obj):
+                  y_obj, labels_obj, sw_obj, int kind, double alpha, isd_obj, u_obj,
+                  Py_ssize_t n_threads):
     cdef Py_ssize_t m = W.shape[0], c = W.shape[1], n = indptr.shape[0] - 1, i, j
     cdef const floating[::1] y_v, sw_v
     cdef const Py_ssize_t[::1] labels_v
-    cdef const double[::1] sd_v, u_v
+    cdef const double[::1] isd_v, u_v
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
@@ -604,15 +885,22 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     cdef double[::1] r = np.zeros(c), q = np.zeros(c), s = np.empty(c), d = np.empty(c)
     cdef double[::1] gb = np.empty(c)
     cdef double[:, ::1] G = np.empty((m, c))
-    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, sd=NULL, u=NULL,
-                         uu=0.0, r=&r[0], q=&q[0])
-    if sd_obj is not None:
-        sd_v = sd_obj
-        M.sd = &sd_v[0]
+    chunk_arrays = _chunk_scratch(n_threads, n, m, c)
+    cdef Chunks ch = _chunks(chunk_arrays)
+    cdef Model M = Model(V=&V[0, 0], b=&b64[0], scale=1.0, m=m, c=c, isd=NULL, u=NULL,
+                         cs=NULL, uu=0.0, r=&r[0], q=&q[0])
+    cdef double[:, ::1] cs_v
+    if isd_obj is not None:
+        isd_v = isd_obj
+        M.isd = &isd_v[0]
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
         M.uu = float(np.dot(u_obj, u_obj))
+    cs_obj = _side_by_side(isd_obj, u_obj, m)
+    if cs_obj is not None:
+        cs_v = cs_obj
+        M.cs = &cs_v[0, 0]
     grad_W_arr = np.empty((m, c), dtype=np.asarray(W).dtype)
     grad_b_arr = np.empty(c, dtype=np.asarray(W).dtype)
     cdef floating[:, ::1] grad_W = grad_W_arr
@@ -620,8 +908,8 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     cdef double total, sq = 0.0
     with nogil:
         _recompute_q(&M)
-        total = _batch_gradient(data, indices, indptr, y_p, labels_p, sw_p, NULL, n,
-                                <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0])
+        total = _batch_gradient(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, NULL, n,
+                                <LossKind>kind, &M, &G[0, 0], &gb[0], &s[0], &d[0], &ch)
         for i in range(m):
             for j in range(c):
                 grad_W[i, j] = <floating>(G[i, j] + alpha * V[i, j])
@@ -631,10 +919,78 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
 
 
+def column_moments(X, sample_weight=None):
+    """(Σ w, mean, M2) of the columns of a CSR X (float64 (m,) arrays), the
+    implicit zeros counted as values 0 and a repeated index as the sum of its
+    entries: one pass over the nonzeros summing
+    Σ_i w_i x_ij and Σ_i w_i x_ij² per column, then mean = Σ w x / Σ w and
+    M2 = max(Σ w x² − Σ w · mean², 0). X's structure must be valid (the
+    estimators' check_X has checked it); ``sample_weight`` (n,) or None (1)."""
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1]
+    data, indices, indptr = X.data, X.indices, X.indptr
+    sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if sw is not None and sw.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+    if indptr.shape[0] != n + 1 or indices.shape[0] != data.shape[0]:
+        raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
+    sums, squares = np.zeros(m), np.zeros(m)
+    total = _column_sums(data, indices, indptr, sw, sums, squares)
+    if not total > 0:
+        return 0.0, np.zeros(m), np.zeros(m)
+    mean = sums / total
+    M2 = np.maximum(squares - total * mean * mean, 0.0)
+    return total, mean, M2
+
+
+def _column_sums(const floating[::1] data, const index_t[::1] indices,
+                 const index_t[::1] indptr, sw_obj, double[::1] sums, double[::1] squares):
+    # sums += Σ_i w_i x_ij, squares += Σ_i w_i x_ij²; a row that repeats an
+    # index has its entries added up first (x_ij is their sum, as scipy reads it)
+    cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col
+    cdef const double[::1] sw_v
+    cdef const double* sw = NULL
+    cdef double w, x, total = 0.0
+    cdef bint repeated
+    cdef Py_ssize_t[::1] mark = np.full(m, -1, dtype=np.intp)   # the last row seen
+    cdef double[::1] row_value = np.zeros(m)
+    if sw_obj is not None:
+        sw_v = sw_obj
+        sw = &sw_v[0]
+    with nogil:
+        for i in range(n):
+            w = 1.0 if sw == NULL else sw[i]
+            total += w
+            repeated = False
+            for k in range(indptr[i], indptr[i + 1]):
+                col = indices[k]
+                if mark[col] == i:
+                    repeated = True
+                mark[col] = i
+            if not repeated:
+                for k in range(indptr[i], indptr[i + 1]):
+                    x = data[k]
+                    sums[indices[k]] += w * x
+                    squares[indices[k]] += w * x * x
+                continue
+            for k in range(indptr[i], indptr[i + 1]):
+                row_value[indices[k]] = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                row_value[indices[k]] += data[k]
+            for k in range(indptr[i], indptr[i + 1]):
+                col = indices[k]
+                if mark[col] == i:          # the column's first entry in the row
+                    x = row_value[col]
+                    sums[col] += w * x
+                    squares[col] += w * x * x
+                    mark[col] = -2
+    return total
+
+
 def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
-              W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1):
+              W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1,
+              bint check_input=True):
     """One epoch of (minibatch) SGD over ``order`` on the CSR rows of X, in
     place; returns ``(epoch_loss, t)``. Same as
     ``fastlin.reference.linear.sgd_epoch`` (see there for the update rule)
@@ -643,9 +999,16 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     and b_avg have its data's dtype, y (multi-class) and order are intp).
     ``mean``/``scale``: float64 (m,) arrays or None, the epoch then trains on
     z = (x − mean) / scale (see the module docstring). ``n_threads`` (an
-    int >= 1) is checked; this kernel runs on one thread for now."""
-    check_n_threads(n_threads)
-    data, indices, indptr, n, m = _csr_parts(X, W)
+    int >= 1): a batch of more than max(m, 256) rows (the full batch) sums
+    its gradient over up to that many row chunks on as many threads, as
+    ``gradient`` does; the per-sample and minibatch steps run on one thread
+    (lock-free parallel SGD is the dense kernel's only, for now).
+    ``check_input=False`` skips the O(nnz) checks of X's structure (indptr
+    monotone, indices in range) and of mean/scale's values: for a caller
+    that has checked them, as the estimators do once per fit; on an
+    unchecked X it may crash."""
+    n_threads = check_n_threads(n_threads)
+    data, indices, indptr, n, m = _csr_parts(X, W, check_input)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
     order_v = _check_indices("order", order, n)
@@ -663,10 +1026,11 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
         _check_array("b_avg", b_avg, dtype, (c,))
         if not W_avg.flags.c_contiguous:
             raise ValueError("W_avg must be C-contiguous")
-    sd, u = _check_standardization(mean, scale, m)
+    isd, u = _check_standardization(mean, scale, m, check_input)
     return _run_epoch(data, indices, indptr, W, b, y_real, labels, sw, order_v, kind,
                       eta0, batch_size, alpha, fit_intercept,
-                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, sd, u)
+                      schedule_kind(schedule, alpha), power_t, t, W_avg, b_avg, isd, u,
+                      n_threads)
 
 
 def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scale=None,
@@ -678,12 +1042,15 @@ def gradient(X, y, W, b, loss, alpha=0.0, sample_weight=None, *, mean=None, scal
         J = (1/n) Σ_i w_i l_i + (α/2) ||W||²
 
     with Z = (X − mean) / scale (X itself by default), summed over the rows
-    in storage order without forming Z. ``n_threads`` (an int >= 1) is
-    checked; this kernel runs on one thread for now."""
-    check_n_threads(n_threads)
+    in storage order without forming Z. ``n_threads`` (an int >= 1; 1 is
+    the serial pass): the rows are summed in up to that many contiguous
+    chunks of at least 256 rows, one thread each, whose partial sums are then
+    added in chunk order (the same result on every run for the same
+    n_threads and n)."""
+    n_threads = check_n_threads(n_threads)
     data, indices, indptr, n, m = _csr_parts(X, W)
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
-    sd, u = _check_standardization(mean, scale, m)
+    isd, u = _check_standardization(mean, scale, m)
     return _run_gradient(data, indices, indptr, np.ascontiguousarray(W), b, y_real, labels,
-                         sw, kind, float(alpha), sd, u)
+                         sw, kind, float(alpha), isd, u, n_threads)

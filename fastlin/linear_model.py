@@ -151,7 +151,8 @@ default="constant"
         (Hogwild!), each thread stepping through its own slice of the
         shuffled order and adding its steps into the shared weights, so
         results vary from run to run (docs/math.md, "Threads"). Minibatches
-        of other sizes, and sparse X, train on one thread. Without OpenMP
+        of other sizes, and the per-sample steps on a sparse X, train on one
+        thread (a sparse X's full batch is split like a dense one's). Without OpenMP
         in the build, every value trains as 1 (a SerialFallbackWarning, once).
 """
 
@@ -432,7 +433,8 @@ class _LinearSGD(SGDEstimator):
             batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
-            n_threads=state["n_threads"], **self._kernel_standardization(state))
+            n_threads=state["n_threads"], **self._kernel_standardization(state),
+            **_checked_input(module))
         stats = state["stats"]
         if stats is not None and "y_scale" in stats:
             loss = loss * stats["y_scale"] ** 2
@@ -507,6 +509,13 @@ class _LinearSGD(SGDEstimator):
         X = self._validate_for_predict(X)
         W = self.coef_[:, None] if self.coef_.ndim == 1 else self.coef_.T
         return affine_scores(X, W, self.intercept_)
+
+
+def _checked_input(module):
+    """The kernel's check_input=False where it has one (the CSR kernel): the
+    fit has validated X's structure and the statistics once (check_X), so
+    the epochs skip re-reading every index."""
+    return {"check_input": False} if getattr(module, "ACCEPTS_CHECK_INPUT", False) else {}
 
 
 class _LinearClassifier(_LinearSGD):

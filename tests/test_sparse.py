@@ -9,6 +9,7 @@
 * bad sparse input gets a ValueError naming the problem;
 * a fit allocates no copy of the CSR, and prediction never densifies X.
 """
+import sys
 import tracemalloc
 import warnings
 
@@ -154,9 +155,10 @@ def _target(loss, n, c, dtype, rng):
 @pytest.mark.parametrize("loss", list(_losses.LOSSES))
 def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
     """Three epochs of _sparse_fast.sgd_epoch = the reference's on the same
-    CSR (with mean and scale: on the standardized dense matrix); batch 300 of
-    n = 300 rows is the full batch (a dense step: n > m), 1000 the same batch
-    with an order of repeated rows."""
+    CSR (with mean and scale: the reference's on the same CSR with them, and
+    on the standardized dense matrix); batch 300 of n = 300 rows is the full
+    batch (a dense step: n > m), 1000 the same batch with an order of repeated
+    rows."""
     rng = np.random.default_rng(3)
     n, m = 300, 40
     c = 3 if _losses.get(loss).multiclass else 1
@@ -171,7 +173,10 @@ def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
         X_ref = ((X.toarray().astype(np.float64) - mean) / scale).astype(dtype)
     order = np.concatenate([rng.permutation(n)] * (3 if batch_size == 1000 else 1))
     results = []
-    for module, data, extra in ((_sparse_fast, X, kw), (reference, X_ref, {})):
+    runs = [(_sparse_fast, X, kw), (reference, X_ref, {})]
+    if standardize:
+        runs.append((reference, X, kw))       # the reference's centred CSR path
+    for module, data, extra in runs:
         W = np.zeros((m, c), dtype)
         b = np.zeros(c, dtype)
         W_avg, b_avg = (np.zeros((m, c), dtype), np.zeros(c, dtype)) if average else (None, None)
@@ -182,14 +187,15 @@ def test_kernel_equals_reference(loss, batch_size, average, standardize, dtype):
                 schedule="invscaling", t=t, sample_weight=sw, W_avg=W_avg, b_avg=b_avg,
                 **extra)
         results.append((W, b, W_avg, loss_value, t))
-    (W1, b1, A1, l1, t1), (W2, b2, A2, l2, t2) = results
+    (W1, b1, A1, l1, t1) = results[0]
     tol = TOL[dtype]
-    assert t1 == t2
-    np.testing.assert_allclose(W1, W2, rtol=tol, atol=tol * np.abs(W2).max())
-    np.testing.assert_allclose(b1, b2, rtol=tol, atol=tol)
-    assert l1 == pytest.approx(l2, rel=tol)
-    if average:
-        np.testing.assert_allclose(A1, A2, rtol=tol, atol=tol * np.abs(A2).max())
+    for W2, b2, A2, l2, t2 in results[1:]:
+        assert t1 == t2
+        np.testing.assert_allclose(W1, W2, rtol=tol, atol=tol * np.abs(W2).max())
+        np.testing.assert_allclose(b1, b2, rtol=tol, atol=tol)
+        assert l1 == pytest.approx(l2, rel=tol)
+        if average:
+            np.testing.assert_allclose(A1, A2, rtol=tol, atol=tol * np.abs(A2).max())
 
 
 @pytest.mark.parametrize("standardize", [False, True])
@@ -207,10 +213,12 @@ def test_gradient_equals_reference(loss, standardize):
         kw = dict(mean=mean, scale=scale)
         X_ref = (X.toarray() - mean) / scale
     J1, gW1, gb1 = _sparse_fast.gradient(X, y, W, b, loss, 0.1, **kw)
-    J2, gW2, gb2 = reference.gradient(X_ref, y, W, b, loss, 0.1)
-    assert J1 == pytest.approx(J2, rel=1e-12)
-    np.testing.assert_allclose(gW1, gW2, rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(gb1, gb2, rtol=1e-10, atol=1e-13)
+    # the reference on the standardized dense matrix, and on the CSR itself
+    for X2, extra in ((X_ref, {}), (X, kw)):
+        J2, gW2, gb2 = reference.gradient(X2, y, W, b, loss, 0.1, **extra)
+        assert J1 == pytest.approx(J2, rel=1e-12)
+        np.testing.assert_allclose(gW1, gW2, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(gb1, gb2, rtol=1e-10, atol=1e-13)
 
 
 def test_scale_only_is_a_per_feature_multiply():
@@ -357,3 +365,121 @@ def test_benchmark_quick_mode_runs(capsys):
     out = capsys.readouterr().out
     for name in module.PAIRS:
         assert f"| {name} |" in out
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_moments_equal_the_dense_ones(monkeypatch, compiled, weighted):
+    """The standardization's statistics of a CSR (the compiled one-pass
+    column_moments, and the chunked NumPy path without it) = those of the
+    equal dense array; repeated indices and explicit zeros included."""
+    from fastlin._base import weighted_moments
+    rng = np.random.default_rng(8)
+    X = sp.random(500, 30, density=0.2, format="csr", random_state=9)
+    X.data[::7] = 0.0                                   # explicit zeros
+    X.data += 3.0 * (X.data != 0)                       # a mean far from 0
+    last = X.indices[X.indptr[-2]]                      # a column of the last row, again
+    X = sp.csr_matrix((np.r_[X.data, 1.5], np.r_[X.indices, last],
+                       np.r_[X.indptr[:-1], X.indptr[-1] + 1]), shape=X.shape)
+    assert X.indptr[-1] - X.indptr[-2] >= 2
+    Xd = X.toarray()                                    # sums the repeated index
+    w = rng.uniform(0, 2, X.shape[0]) if weighted else None
+    if not compiled:
+        monkeypatch.setitem(sys.modules, "fastlin._sparse_fast", None)
+    total, mean, M2 = weighted_moments(X, w)
+    total_d, mean_d, M2_d = weighted_moments(Xd, w)
+    assert total == pytest.approx(total_d, rel=1e-12)
+    np.testing.assert_allclose(mean, mean_d, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(M2, M2_d, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("average", [False, True])
+def test_unchecked_epoch_and_empty_order(average):
+    """check_input=False (the estimators' call, X checked once per fit) gives
+    the checked epoch's result bit for bit; an empty order changes nothing
+    (the float64 weights and averages are updated in place)."""
+    rng = np.random.default_rng(10)
+    n, m = 120, 25
+    X = sp.random(n, m, density=0.2, format="csr", random_state=11)
+    y = rng.integers(0, 3, n).astype(np.intp)
+    mean, scale = rng.normal(size=m), rng.uniform(0.5, 2, m)
+    order = rng.permutation(n)
+    out = []
+    for check in (True, False):
+        W, b = np.zeros((m, 3)), np.zeros(3)
+        avg = dict(W_avg=np.zeros((m, 3)), b_avg=np.zeros(3)) if average else {}
+        loss, t = _sparse_fast.sgd_epoch(X, y, W, b, order, "softmax_cross_entropy",
+                                         eta0=0.1, alpha=0.01, mean=mean, scale=scale,
+                                         check_input=check, **avg)
+        out.append((W, b, loss, t, avg))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    assert out[0][2] == out[1][2] and out[0][3] == out[1][3] == n
+    W, b, _, t, avg = out[1]
+    before = [a.copy() for a in (W, b, *avg.values())]
+    _, t2 = _sparse_fast.sgd_epoch(X, y, W, b, order[:0], "softmax_cross_entropy", eta0=0.1,
+                                   alpha=0.01, t=t, mean=mean, scale=scale, **avg)
+    assert t2 == t
+    for a, a0 in zip((W, b, *avg.values()), before):
+        np.testing.assert_array_equal(a, a0)
+
+
+# --------------------------------------------------------------------------
+# threads: the full-batch gradient over row chunks
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "softmax_cross_entropy"])
+def test_sparse_full_gradient_on_threads_equals_one_thread(loss, standardize, dtype):
+    """_sparse_fast.gradient and a full-batch epoch (batch > max(m, 256)
+    rows) on 2, 3 and 7 threads = on 1 thread (1e-10 in float64) = the
+    reference, and the same bits on every run for a fixed n_threads."""
+    rng = np.random.default_rng(12)
+    n, m = 1500, 40
+    c = 3 if _losses.get(loss).multiclass else 1
+    X = sp.random(n, m, density=0.1, format="csr", random_state=13, dtype=dtype)
+    y = _target(loss, n, c, dtype, rng)
+    W = (0.1 * rng.normal(size=(m, c))).astype(dtype)
+    b = (0.1 * rng.normal(size=c)).astype(dtype)
+    sw = rng.uniform(0.5, 2, n).astype(dtype)
+    kw = dict(mean=rng.normal(size=m), scale=rng.uniform(0.5, 2, m)) if standardize else {}
+    tol = TOL[dtype]
+
+    def epoch(n_threads):
+        W1, b1 = W.copy(), b.copy()
+        A, Ab = np.zeros_like(W), np.zeros_like(b)
+        t = 0
+        for _ in range(3):
+            loss_value, t = _sparse_fast.sgd_epoch(
+                X, y, W1, b1, np.arange(n), loss, eta0=0.1, batch_size=n, alpha=0.01,
+                t=t, sample_weight=sw, W_avg=A, b_avg=Ab, n_threads=n_threads, **kw)
+        return W1, b1, A, Ab, np.array([loss_value])
+
+    one = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=1, **kw)
+    ref = reference.gradient(X, y, W, b, loss, 0.01, sw, **kw)
+    one_epoch = epoch(1)
+    for n_threads in (2, 3, 7):
+        many = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=n_threads, **kw)
+        again = _sparse_fast.gradient(X, y, W, b, loss, 0.01, sw, n_threads=n_threads, **kw)
+        for a, o, r, g in zip(many, one, ref, again):
+            np.testing.assert_allclose(a, o, rtol=tol, atol=tol)
+            np.testing.assert_allclose(a, r, rtol=tol, atol=tol)
+            np.testing.assert_array_equal(a, g)
+        many_epoch, again_epoch = epoch(n_threads), epoch(n_threads)
+        for a, o, g in zip(many_epoch, one_epoch, again_epoch):
+            np.testing.assert_allclose(a, o, rtol=tol, atol=tol * max(1.0, np.abs(o).max()))
+            np.testing.assert_array_equal(a, g)
+
+
+@pytest.mark.parametrize("name", ["SoftmaxRegression", "LogisticRegression-log",
+                                  "LinearRegression"])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_sparse_full_batch_fit_with_two_jobs_equals_one_job(name, standardize):
+    X, y = sparse_data(name, np.float64, n=1200, m=12)
+    Xs = sp.csr_matrix(X)
+    kw = dict(batch_size=None, max_iter=10, standardize=standardize, average=True,
+              alpha=1e-3, learning_rate=0.1)
+    one = fit(make(name, **kw), Xs, y)
+    two = [fit(make(name, n_jobs=2, **kw), Xs, y) for _ in range(2)]
+    a, b2, b3 = weights(one), weights(two[0]), weights(two[1])
+    np.testing.assert_allclose(b2, a, rtol=1e-10, atol=1e-12 * np.abs(a).max())
+    np.testing.assert_array_equal(b2, b3)
