@@ -276,6 +276,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     sets = list(dict.fromkeys(r["data"] for r in rows))
     fig, axes = plt.subplots(len(sets), 1, figsize=(8, 2.2 + 1.9 * len(sets)), squeeze=False)
@@ -292,6 +293,7 @@ def plot(rows, path):
                     f" {r['score']:.3f}" + ("" if r["reached"] else " (not reached)"),
                     va="center", fontsize=7)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         ax.tick_params(axis="y", labelsize=7)
         targets = dict.fromkeys(f"{r['family']} {r['target']:.3f}" for r in set_rows)

@@ -17,8 +17,9 @@ digits-binary task, balanced), and the last class against the rest for wine
 and iris (class 2: for iris, virginica, which a line almost separates from
 the rest; versicolor would not be a linear task at all).
 
-The counterparts (scikit-learn at its defaults, BLAS limited to one thread so
-that a loaded machine does not slow it down by thread contention):
+The counterparts (scikit-learn at its defaults; every fit of this file has
+BLAS limited to one thread, so that a loaded machine does not slow it down
+by thread contention):
 LogisticRegression(max_iter=1000) for both logistic losses and the softmax
 model, Perceptron for both perceptrons, MLPClassifier() for the network
 (its ConvergenceWarning silenced), and ordinary least squares
@@ -53,6 +54,15 @@ TOLERANCE = 0.02
 SILENT_TOLERANCE = 0.1       # a fit further below the counterpart than this must say so
 CLASSIFICATION_SETS = ("digits", "breast_cancer", "wine", "iris")
 PREPROCESSING = ("raw", "standardized")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """Every fit here (scikit-learn's and the network's BLAS calls) on one
+    thread: on a loaded machine, BLAS threads contending for the cores make
+    scikit-learn's lbfgs and MLP fits up to a hundred times slower."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 def _load(name):
@@ -121,7 +131,7 @@ def counterpart_score(model, name, preprocessing):
     network on digits is the slowest fit of this file)."""
     _, make_reference, task = MODELS[model]
     X_train, X_test, y_train, y_test = split(name, preprocessing, task)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", SklearnConvergenceWarning)
         return make_reference().fit(X_train, y_train).score(X_test, y_test)
 
