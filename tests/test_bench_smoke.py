@@ -227,30 +227,6 @@ def test_readme_says_how_to_run_the_benchmarks():
     assert "python bench/run.py --quick" in readme
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
-    """The floor's five products, through scipy's column-major gemm on
-    row-major buffers, are the products NumPy computes (checked on the last
-    batch, shorter than the others)."""
-    import numpy as np
-
-    from bench.adapters import _network
-
-    rng = np.random.default_rng(0)
-    n, m, c = 300, 12, 3                      # batches of 128, 128 and 44
-    data = {"X": rng.standard_normal((n, m)).astype(dtype), "c": c}
-    W, _, V, _ = _network.initial_params(data)
-    z, q, d, gV, gW = _network.prepare_scipy_blas_matmuls(data)()
-    Xb = data["X"][256:]
-    assert z.shape == (44, _network.HIDDEN)
-    rtol = 1e-12 if dtype == "float64" else 1e-4
-    np.testing.assert_allclose(z, Xb @ W, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(q, z @ V, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(d, q @ V.T, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(gV, z.T @ q, rtol=rtol, atol=rtol)
-    np.testing.assert_allclose(gW, Xb.T @ d, rtol=rtol, atol=rtol)
-
-
 def test_time_to_accuracy_writes_its_section_and_plot(tmp_path, capsys, monkeypatch):
     """bench/time_to_accuracy.py at tiny sizes: every contender is fitted and
     scored, the section and the plot are written, other sections survive."""
@@ -295,3 +271,28 @@ def test_time_to_accuracy_ratio_takes_the_fastest_that_reach(monkeypatch):
     ours, theirs, ratio = tta.ratios(rows)[("d", "linear")]
     assert (ours["contender"], theirs["contender"], ratio) == ("b", "f", 0.5)
     assert tta.ratios(rows[:1] + rows[2:])[("d", "linear")] == (None, rows[4], None)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
+    """The floor's five products, through scipy's column-major gemm on
+    row-major buffers, are the products NumPy computes (checked on the last
+    batch, shorter than the others)."""
+    import numpy as np
+
+    from bench.adapters import _network
+
+    rng = np.random.default_rng(0)
+    n, m, c = 300, 12, 3                      # batches of 128, 128 and 44
+    data = {"X": rng.standard_normal((n, m)).astype(dtype), "c": c}
+    W, _, V, _ = _network.initial_params(data)
+    z, q, d, gV, gW = _network.prepare_scipy_blas_matmuls(data)()
+    Xb = data["X"][256:]
+    assert z.shape == (44, _network.HIDDEN)
+    rtol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(z, Xb @ W, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(q, z @ V, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(d, q @ V.T, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gV, z.T @ q, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gW, Xb.T @ d, rtol=rtol, atol=rtol)
+
