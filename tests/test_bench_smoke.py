@@ -295,4 +295,3 @@ def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
     np.testing.assert_allclose(d, q @ V.T, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gV, z.T @ q, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(gW, Xb.T @ d, rtol=rtol, atol=rtol)
-
