@@ -227,6 +227,52 @@ def test_readme_says_how_to_run_the_benchmarks():
     assert "python bench/run.py --quick" in readme
 
 
+def test_time_to_accuracy_writes_its_section_and_plot(tmp_path, capsys, monkeypatch):
+    """bench/time_to_accuracy.py at tiny sizes: every contender is fitted and
+    scored, the section and the plot are written, other sections survive."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    tta = importlib.import_module("bench.time_to_accuracy")
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\nHand-written notes stay.\n")
+    assert tta.main(["--rows", "400", "--repeats", "1", "--sets", "iris,generated",
+                     "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "## iris: n_train=120 m=4 classes=3" in out
+    assert "## generated (400 rows): n_train=320 m=40 classes=2" in out
+    text = results.read_text()
+    assert "Hand-written notes stay." in text
+    assert text.count("<!-- bench:time-to-accuracy:begin -->") == 1
+    assert "python bench/time_to_accuracy.py --rows 400" in text
+    table_rows = re.findall(r"^\| ((?:fastlin|sklearn) [^|]+) \| (linear|network) \| "
+                            r"[^|]+ \| (\d\.\d{4}) \| (\d\.\d{4}) (reached|not reached) \|$",
+                            text, flags=re.M)
+    # iris: fastlin softmax + MLP and six scikit-learn fits; generated: also the logistic model
+    assert len(table_rows) == 8 + 9
+    for _, _, score, target, verdict in table_rows:
+        assert (float(score) >= float(target)) == (verdict == "reached")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "plot skipped: matplotlib is not installed" in out
+    else:
+        assert (tmp_path / "time_to_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_time_to_accuracy_ratio_takes_the_fastest_that_reach(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    tta = importlib.import_module("bench.time_to_accuracy")
+
+    def row(contender, library, seconds, reached):
+        return dict(data="d", contender=contender, library=library, family="linear",
+                    seconds=seconds, reached=reached)
+    rows = [row("a", "fastlin", 0.5, False), row("b", "fastlin", 2.0, True),
+            row("c", "sklearn", 1.0, False), row("e", "sklearn", 8.0, True),
+            row("f", "sklearn", 4.0, True)]
+    ours, theirs, ratio = tta.ratios(rows)[("d", "linear")]
+    assert (ours["contender"], theirs["contender"], ratio) == ("b", "f", 0.5)
+    assert tta.ratios(rows[:1] + rows[2:])[("d", "linear")] == (None, rows[4], None)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_scipy_blas_floor_computes_the_epochs_products(runner, dtype):
     """The floor's five products, through scipy's column-major gemm on
