@@ -130,9 +130,20 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     return batch_bound(summary, n, batch, worst_case)
 
 
-def linear_learning_rate(curvature, R, alpha):
+#: the largest η α of an automatic stochastic step (see linear_learning_rate)
+STOCHASTIC_SHRINK = 0.1
+
+
+def linear_learning_rate(curvature, R, alpha, stochastic=False):
     """η = 1 / (L R + α) of a linear model whose loss has curvature bound L
     (1 when L R + α is 0: every row is 0 in the trained space, and without a
-    penalty no step changes W)."""
+    penalty no step changes W). With ``stochastic`` (batches smaller than
+    the data) also η ≤ 0.1 / α: a constant stochastic step leaves the
+    iterate a noise of relative size about √(ηα) around the penalized
+    minimum, which matters once the penalty dominates (ηα near 1 would keep
+    only the last few batches' gradients)."""
     denominator = curvature * R + alpha
-    return 1.0 / denominator if denominator > 0 else 1.0
+    eta = 1.0 / denominator if denominator > 0 else 1.0
+    if stochastic and alpha > 0:
+        eta = min(eta, STOCHASTIC_SHRINK / alpha)
+    return eta

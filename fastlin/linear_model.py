@@ -56,8 +56,9 @@ _COMMON_PARAMS = """
         with z_i the rows the kernel trains on (standardized with
         ``standardize=True``), w_i the training weights and the 1 counting
         the intercept (0 with ``fit_intercept=False``); docs/math.md, "The
-        automatic step", derives it. ``fit`` and the first ``partial_fit``
-        compute it, later ``partial_fit`` calls keep it; ``learning_rate_``
+        automatic step", derives it; with batches smaller than the data also
+        η₀ ≤ 0.1 / α (a strong penalty's stochastic noise). ``fit`` and the
+        first ``partial_fit`` compute it, later ``partial_fit`` calls keep it; ``learning_rate_``
         reports it. "invscaling" and "adaptive" start from it; "optimal"
         uses no η₀.
     learning_rate_schedule : {{"constant", "invscaling", "optimal", "adaptive"}}, \
@@ -356,7 +357,8 @@ class _LinearSGD(SGDEstimator):
         loss = _losses.get(self._loss)
         R = curvature_radius(X, sw, state["stats"], batch, 1.0 if self.fit_intercept else 0.0,
                              worst_case=not loss.bounded_slope)
-        return linear_learning_rate(loss.curvature, R, self.alpha)
+        return linear_learning_rate(loss.curvature, R, self.alpha,
+                                    stochastic=batch < X.shape[0])
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
         """Working copies of the parameters: zeros, or the previous running

@@ -144,7 +144,10 @@ def expected_rate(est, X, sw=None):
     else:
         top = np.sort(r)[::-1]
         R = max(top[:batch].mean(), top[0] / 2)
-    return 1.0 / (L * R + est.alpha)
+    eta = 1.0 / (L * R + est.alpha)
+    if batch < n and est.alpha > 0 and not isinstance(est, MLPClassifier):
+        eta = min(eta, 0.1 / est.alpha)       # the stochastic cap
+    return eta
 
 
 @pytest.mark.parametrize("batch_size", [1, 5, None])
@@ -158,6 +161,17 @@ def test_auto_step_is_the_formula(name, standardize, batch_size):
                           tol=None, alpha=0.05), X, y)
     assert isinstance(est.learning_rate_, float)
     assert est.learning_rate_ == pytest.approx(expected_rate(est, X), rel=1e-10)
+
+
+@pytest.mark.parametrize("name", LINEAR)
+def test_a_strong_penalty_caps_the_stochastic_step_only(name):
+    X, y = make_data(name, n=50, m=4)
+    for batch_size in (1, 8, None):
+        est = quiet_fit(build(name, batch_size=batch_size, alpha=30.0, max_iter=1, tol=None),
+                        X, y)
+        capped = est.learning_rate_ == pytest.approx(0.1 / 30.0, rel=1e-12)
+        assert capped == (batch_size is not None)
+        assert est.learning_rate_ == pytest.approx(expected_rate(est, X), rel=1e-10)
 
 
 @pytest.mark.parametrize("name", LINEAR)
