@@ -250,6 +250,21 @@ def _to_numeric(A, what):
     return A
 
 
+def _check_finite_values(values, given, dtype, name):
+    """A ValueError when ``values`` (X, or a sparse X's data, in ``dtype``)
+    holds NaN or inf; one that says so when the cast from the caller's
+    ``given`` values overflowed ``dtype``."""
+    if _all_finite(values):
+        return
+    if given is not values and _all_finite(given):
+        big = np.finfo(dtype).max
+        raise ValueError(
+            f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
+            f"parameters (largest finite value {big:.4g}); rescale X.")
+    raise ValueError("Input X contains NaN or infinity; remove or impute those "
+                     "values first.")
+
+
 def check_sizes(shape, n_features=None, name="the estimator"):
     """(n, m) of a 2-D X's ``shape``: at least one sample and one feature,
     and ``n_features`` features when given (dense, sparse and dask X alike)."""
@@ -294,14 +309,7 @@ def check_X(X, *, n_features=None, dtype=None, estimator=None):
         # the one copy: a dtype conversion or a layout change
         with np.errstate(over="ignore"):
             X = np.ascontiguousarray(X, dtype=dtype)
-    if not _all_finite(X):
-        if given is not X and _all_finite(given):
-            big = np.finfo(dtype).max
-            raise ValueError(
-                f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
-                f"parameters (largest finite value {big:.4g}); rescale X.")
-        raise ValueError("Input X contains NaN or infinity; remove or impute those "
-                         "values first.")
+    _check_finite_values(X, given, dtype, name)
     return X
 
 
@@ -376,14 +384,7 @@ def check_sparse_X(X, *, n_features=None, dtype=None, name="the estimator"):
             data = given.astype(dtype)
         # the same indices (no copy of the structure), the data converted
         X = type(X)((data, X.indices, X.indptr), shape=X.shape, copy=False)
-    if not _all_finite(X.data):
-        if given is not X.data and _all_finite(given):
-            big = np.finfo(dtype).max
-            raise ValueError(
-                f"Input X has values that overflow {dtype.name}, the dtype of {name}'s "
-                f"parameters (largest finite value {big:.4g}); rescale X.")
-        raise ValueError("Input X contains NaN or infinity; remove or impute those "
-                         "values first.")
+    _check_finite_values(X.data, given, dtype, name)
     return X
 
 
