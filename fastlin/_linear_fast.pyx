@@ -92,7 +92,7 @@ from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
-from ._numeric import INT_MAX, SCHEDULES
+from ._numeric import INT_MAX, check_linear_epoch_arguments
 from ._parallel import check_n_threads
 
 # The per-sample loops visit the rows of X in a shuffled order, which the
@@ -1280,14 +1280,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
     mean_obj, inv_scale_obj = _check_standardization(mean, scale, m)
     cdef const Py_ssize_t[::1] order_v = _check_indices("order", order, n)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
-    if t < 0:
-        raise ValueError(f"t must be >= 0, got {t}")
-    if (W_avg is None) != (b_avg is None):
-        raise ValueError("pass both W_avg and b_avg, or neither")
+    check_linear_epoch_arguments(batch_size, schedule, t, W_avg, b_avg)
     cdef bint average = W_avg is not None
     dtype = np.asarray(X).dtype
     if average:

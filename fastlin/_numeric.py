@@ -183,3 +183,16 @@ def init_network_params(n_features, hidden_size, n_classes, random_state=None,
     b1 = np.zeros(hidden_size, dtype=dtype)
     b2 = np.zeros(n_classes, dtype=dtype)
     return [W, b1, V, b2]
+
+
+def check_linear_epoch_arguments(batch_size, schedule, t, W_avg, b_avg):
+    """The step arguments of a linear kernel's ``sgd_epoch`` (dense and CSR
+    alike): a ValueError naming the first that is wrong."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
+    if t < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    if (W_avg is None) != (b_avg is None):
+        raise ValueError("pass both W_avg and b_avg, or neither")

@@ -76,7 +76,7 @@ from ._loss cimport LossKind, single_loss, multi_loss
 
 from . import _losses
 from ._linear_fast import _check_array, _check_indices
-from ._numeric import SCHEDULES
+from ._numeric import check_linear_epoch_arguments
 from ._parallel import check_n_threads
 
 #: sgd_epoch takes ``check_input`` (False: X's structure, mean and scale were
@@ -1012,14 +1012,7 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     dtype = data.dtype
     kind, labels, y_real, sw = _check_targets(y, W, b, loss, sample_weight, n, m, dtype)
     order_v = _check_indices("order", order, n)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
-    if t < 0:
-        raise ValueError(f"t must be >= 0, got {t}")
-    if (W_avg is None) != (b_avg is None):
-        raise ValueError("pass both W_avg and b_avg, or neither")
+    check_linear_epoch_arguments(batch_size, schedule, t, W_avg, b_avg)
     c = W.shape[1]
     if W_avg is not None:
         _check_array("W_avg", W_avg, dtype, (m, c))
