@@ -6,7 +6,8 @@ estimator's own epoch loop (``SGDEstimator._train``: state, stopping rule,
 divergence checks, publishing) runs on the client with two stand-ins:
 
 * ``DaskData`` for X: the validated chunks, kept on the workers as futures
-  and grouped by the worker holding them. It has X's ``shape`` and ``dtype``
+  and split into one contiguous run of chunks a worker (``_chunk_groups``).
+  It has X's ``shape`` and ``dtype``
   and draws one shuffling seed per chunk and epoch (``chunk_seeds``).
 * ``DaskKernels`` for the backend module: the ``sgd_epoch`` calls the
   estimator's ``_epoch`` makes, with the same arguments, carried out on the
@@ -227,7 +228,7 @@ def fit(est, module, X, y, sample_weight, classes, partial, first, continuing, i
 
 class DaskData:
     """The training data as futures of validated chunks (x, y, sw) on the
-    workers, grouped by the worker that holds them."""
+    workers, in one contiguous run of chunks a worker."""
 
     def __init__(self, client, parts, rows, n_features, dtype):
         from distributed import wait
@@ -238,12 +239,12 @@ class DaskData:
         self.rows = np.asarray(rows, dtype=np.int64)
         self.shape = (int(self.rows.sum()), n_features)
         self.dtype = np.dtype(dtype)
-        holders = client.who_has(parts)
-        groups = {}
-        for i, part in enumerate(parts):
-            groups.setdefault(sorted(holders[part.key])[0], []).append(i)
-        #: [(worker address, chunk indices)], in a fixed order
-        self.groups = sorted(groups.items())
+        #: [(worker address, chunk indices)]: contiguous runs of chunks, one
+        #: run a worker, so that the mixing (and with it the fit) depends on
+        #: the chunks and the number of workers, never on where the scheduler
+        #: happened to put each chunk
+        self.groups = _chunk_groups(client.who_has(parts), [p.key for p in parts],
+                                    self.rows, sorted(client.scheduler_info()["workers"]))
 
     def chunk_seeds(self, rng):
         """One seed per chunk for this epoch's shuffle (None: in order)."""
@@ -292,6 +293,23 @@ class DaskData:
 
     def release(self):
         self.parts = None
+
+
+def _chunk_groups(holders, keys, rows, workers):
+    """Split the chunks 0..n-1 into min(n, len(workers)) contiguous runs and
+    give each run the worker that holds most of its rows (each worker one
+    run), so a run's chunks are read where they lie where placement allows;
+    the runs themselves depend only on the number of chunks and workers."""
+    runs = [r for r in np.array_split(np.arange(len(keys)), min(len(keys), len(workers)))]
+    free = list(workers)
+    groups = []
+    for run in runs:
+        def held(worker):
+            return sum(int(rows[i]) for i in run if worker in holders.get(keys[i], ()))
+        worker = max(free, key=held)          # first of the sorted workers on a tie
+        free.remove(worker)
+        groups.append((worker, [int(i) for i in run]))
+    return groups
 
 
 def _chunk_moments(part, regressor):

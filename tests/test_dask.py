@@ -204,6 +204,48 @@ def test_mixing_accuracy(client, name, params):
     assert there.t_ >= here.t_ * there.n_iter_ / here.n_iter_   # every row stepped on
 
 
+@pytest.mark.parametrize("name", ["SoftmaxRegression", "Perceptron"])
+def test_mixed_model_does_not_depend_on_placement(client, name):
+    """The six chunks all on one worker, then alternating between the two:
+    the runs of chunks each worker trains, and so the mixed model, are the
+    same."""
+    import dask.array as da
+    from distributed import wait
+
+    X, y, _, _ = _real_data(binary=kind(name) == "bin")
+    rows = len(y) // 6 + 1
+    workers = sorted(client.scheduler_info()["workers"])
+    fits = []
+    for place in (lambda i: workers[0], lambda i: workers[i % 2]):
+        # each chunk persisted on its worker (name=False: new keys each time)
+        blocks = [client.persist([da.from_array(X[i * rows:(i + 1) * rows], name=False),
+                                  da.from_array(y[i * rows:(i + 1) * rows], name=False)],
+                                 workers=[place(i)]) for i in range(6)]
+        wait([b for pair in blocks for b in pair])
+        for i, (xb, _) in enumerate(blocks):
+            assert set(*client.who_has(xb).values()) == {place(i)}
+        Xd = da.concatenate([b[0] for b in blocks])
+        yd = da.concatenate([b[1] for b in blocks])
+        fits.append(_quiet(make(name, max_iter=5, tol=None, random_state=0).fit, Xd, yd))
+    for a, b in zip(fitted_arrays(fits[0]), fitted_arrays(fits[1])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_chunk_runs_are_contiguous_and_follow_the_data():
+    from fastlin._dask import _chunk_groups
+
+    rows = np.array([10, 10, 10, 10, 10])
+    keys = list("abcde")
+    # the last three chunks on worker "x", so the second run goes there
+    holders = {"a": ("y",), "b": ("y",), "c": ("x",), "d": ("x",), "e": ("x",)}
+    groups = _chunk_groups(holders, keys, rows, ["x", "y"])
+    assert groups == [("y", [0, 1, 2]), ("x", [3, 4])]
+    # with nothing known of placement the runs are the same, in worker order
+    assert _chunk_groups({}, keys, rows, ["x", "y"]) == [("x", [0, 1, 2]), ("y", [3, 4])]
+    # more workers than chunks: one chunk a worker, the rest idle
+    assert _chunk_groups({}, keys[:2], rows[:2], ["x", "y", "z"]) == [("x", [0]), ("y", [1])]
+
+
 # --------------------------------------------------------------------------
 # prediction
 
