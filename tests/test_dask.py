@@ -8,7 +8,8 @@ each, and check:
 * full batch (map-reduce): the model equals the in-memory fit to rounding,
   on uneven chunks, with sample weights, string labels and partial_fit;
 * per-sample and minibatch SGD (parameter mixing): the held-out accuracy on
-  real data (breast cancer, digits) is within 0.01 of the in-memory fit's;
+  real data (breast cancer, digits) is no more than 0.01 below the
+  in-memory fit's, and the mixed model does not depend on chunk placement;
 * predict / decision_function / predict_proba on a dask X return dask arrays
   equal to the in-memory results;
 * the client's memory: fitting a dask X of ~300 MB created on the workers
@@ -200,7 +201,7 @@ def test_mixing_accuracy(client, name, params):
                    da.from_array(y, chunks=rows))
     acc_here, acc_there = here.score(X_test, y_test), there.score(X_test, y_test)
     assert acc_here > 0.9
-    assert abs(acc_there - acc_here) <= 0.01, (acc_here, acc_there)
+    assert acc_there >= acc_here - 0.01, (acc_here, acc_there)   # mixing costs <= 0.01
     assert there.t_ >= here.t_ * there.n_iter_ / here.n_iter_   # every row stepped on
 
 

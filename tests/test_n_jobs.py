@@ -373,8 +373,9 @@ REAL = {
 
 @pytest.mark.parametrize("name", list(REAL))
 def test_parallel_sgd_held_out_accuracy_matches_one_job(name):
-    """Lock-free per-sample SGD on 2 threads reaches the held-out accuracy
-    of n_jobs=1 within 0.01 (the mean over 4 seeds) on real data."""
+    """Lock-free per-sample SGD on 2 threads costs at most 0.01 of the
+    held-out accuracy of n_jobs=1 (the mean over 4 seeds) on real data. (Its
+    interleaving of steps is not deterministic: it may also come out above.)"""
     from sklearn import datasets
 
     loader, factory = REAL[name]
@@ -382,7 +383,7 @@ def test_parallel_sgd_held_out_accuracy_matches_one_job(name):
     one = _held_out(load, factory, 1)
     two = _held_out(load, factory, 2)
     assert one > 0.9
-    assert abs(two - one) <= 0.01, (one, two)
+    assert two >= one - 0.01, (one, two)
 
 
 @pytest.mark.parametrize("batch_size", [1, None])
