@@ -7,8 +7,8 @@ divergence checks, publishing) runs on the client with two stand-ins:
 
 * ``DaskData`` for X: the validated chunks, kept on the workers as futures
   and split into one contiguous run of chunks a worker (``_chunk_groups``).
-  It has X's ``shape`` and ``dtype``
-  and draws one shuffling seed per chunk and epoch (``chunk_seeds``).
+  It has X's ``shape`` and ``dtype`` and draws one shuffling seed per chunk
+  and epoch (``chunk_seeds``).
 * ``DaskKernels`` for the backend module: the ``sgd_epoch`` calls the
   estimator's ``_epoch`` makes, with the same arguments, carried out on the
   workers by the backend's own kernels.
@@ -300,7 +300,7 @@ def _chunk_groups(holders, keys, rows, workers):
     give each run the worker that holds most of its rows (each worker one
     run), so a run's chunks are read where they lie where placement allows;
     the runs themselves depend only on the number of chunks and workers."""
-    runs = [r for r in np.array_split(np.arange(len(keys)), min(len(keys), len(workers)))]
+    runs = np.array_split(np.arange(len(keys)), min(len(keys), len(workers)))
     free = list(workers)
     groups = []
     for run in runs:
