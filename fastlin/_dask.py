@@ -296,10 +296,11 @@ class DaskData:
 
 
 def _chunk_groups(holders, keys, rows, workers):
-    """Split the chunks 0..n-1 into min(n, len(workers)) contiguous runs and
-    give each run the worker that holds most of its rows (each worker one
-    run), so a run's chunks are read where they lie where placement allows;
-    the runs themselves depend only on the number of chunks and workers."""
+    """Split the chunks 0..n-1 into min(n, len(workers)) contiguous runs, by
+    index, and give each run the free worker holding most of its rows (one
+    run a worker), so that most chunks are read where they lie. The runs
+    depend only on the number of chunks and of workers; ``holders`` (from
+    ``who_has``) decides only which worker trains which run."""
     runs = np.array_split(np.arange(len(keys)), min(len(keys), len(workers)))
     free = list(workers)
     groups = []
