@@ -31,7 +31,8 @@ The r_i come from one pass over X in blocks of rows (the blocks of
 are known (the norms of the standardized rows need μ and σ first): a
 float64 block at a time and the b largest values so far, never a copy of X.
 A CSR X's rows give ‖z_i‖² = Σ_k x_ik² / σ_k² − 2 Σ_k x_ik μ_k / σ_k² +
-Σ_k μ_k² / σ_k² from their nonzeros. A dask array's chunks are summarised
+Σ_k μ_k² / σ_k² from their nonzeros, all rows in one compiled pass
+(``fastlin._sparse_fast.row_square_norms``; n floats, not a copy of X). A dask array's chunks are summarised
 on their workers (``summarize`` of each chunk) and merged here.
 """
 import numpy as np
@@ -73,12 +74,30 @@ def _block_terms(block, w, mean, scale, intercept, features=True):
     return sq
 
 
+def _csr_terms(X, sw, mean, scale, intercept):
+    """Every r_i of a CSR X in one compiled pass (an (n,) float64 array, a
+    small fraction of X's own arrays), or None without the compiled module."""
+    try:
+        from ._sparse_fast import row_square_norms
+    except ImportError:
+        return None
+    r = row_square_norms(X, mean, scale)
+    r += float(intercept)
+    if sw is not None:
+        r *= np.asarray(sw, dtype=np.float64)
+    return r
+
+
 def summarize(X, sw, mean, scale, intercept, k, features=True):
     """(Σ_i r_i, the k largest r_i in decreasing order) of the rows of X
     (dense or CSR), with r_i = w_i (‖(x_i − mean) / scale‖² + intercept)
     (mean, scale None: 0 and 1; sw None: w_i = 1; ``features=False``: r_i =
     w_i · intercept), in one pass of blocks."""
     n = X.shape[0]
+    if features and hasattr(X, "tocsr") and getattr(X, "format", None) == "csr":
+        r = _csr_terms(X, sw, mean, scale, intercept)
+        if r is not None:
+            return float(r.sum()), _largest(r, k)
     rows = _block_rows(X)
     total, top = 0.0, np.empty(0)
     for start in range(0, n, rows):

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 from ._backend import BACKENDS, get_backend, has_sparse
-from ._parallel import kernel_threads, resolve_n_jobs
+from ._parallel import blas_threads_for, kernel_threads, resolve_n_jobs
 
 FLOAT_DTYPES = (np.float32, np.float64)
 from ._numeric import SCHEDULES
@@ -1203,53 +1203,57 @@ class SGDEstimator(Estimator):
         best, stale, converged = np.inf, 0, False
         scores, best_score, best_state = [], -np.inf, None
         start = time.perf_counter()
-        for epoch in range(1, epochs + 1):
-            if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
-                order = X.chunk_seeds(rng if self.shuffle and self.batch_size is not None else None)
-            elif self.shuffle and self.batch_size is not None:
-                order = rng.permutation(n_train).astype(np.intp, copy=False)
-                if rows is not None:
-                    order = rows[order]
-            else:
-                # no shuffling, or the full batch: its one step sums every
-                # row whatever the order (and draws nothing from rng)
-                order = np.arange(n_samples, dtype=np.intp) if rows is None else rows
-            loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
-            # the kernels divide by len(X): the mean over the training rows
-            loss = float(loss) if rows is None else float(loss) * (n_samples / n_train)
-            n_iter += 1
-            self._check_finite(loss, state, n_iter)
-            curve.append(loss)
-            if self.verbose:
-                print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
-                      f"{time.perf_counter() - start:.2f} s", flush=True)
-            if partial:
-                continue
-            if rows is not None:
-                # scikit-learn's rule on the validation score: an epoch
-                # improves when it reaches the best score so far + tol
-                score = self._validation_score(state, *validation)
-                scores.append(score)
-                if self.verbose:
-                    print(f"validation score {score:.6g}", flush=True)
-                if self.tol is None:
-                    pass
-                elif score < best_score + self.tol:
-                    stale += 1
+        # BLAS calls between the epochs (the validation score, the raw-space
+        # model) run on one thread while the kernels run more
+        with blas_threads_for(state["n_threads"]):
+            for epoch in range(1, epochs + 1):
+                if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
+                    shuffled = self.shuffle and self.batch_size is not None
+                    order = X.chunk_seeds(rng if shuffled else None)
+                elif self.shuffle and self.batch_size is not None:
+                    order = rng.permutation(n_train).astype(np.intp, copy=False)
+                    if rows is not None:
+                        order = rows[order]
                 else:
-                    stale = 0
-                if score > best_score:
-                    best_score, best_state = score, _snapshot(state)
-            elif self.tol is not None:
-                stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
-                best = min(best, loss)
-            if self.tol is not None and stale >= self.n_iter_no_change:
-                if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
-                    state["eta0"] /= 5
-                    stale = 0
+                    # no shuffling, or the full batch: its one step sums every
+                    # row whatever the order (and draws nothing from rng)
+                    order = np.arange(n_samples, dtype=np.intp) if rows is None else rows
+                loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
+                # the kernels divide by len(X): the mean over the training rows
+                loss = float(loss) if rows is None else float(loss) * (n_samples / n_train)
+                n_iter += 1
+                self._check_finite(loss, state, n_iter)
+                curve.append(loss)
+                if self.verbose:
+                    print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
+                          f"{time.perf_counter() - start:.2f} s", flush=True)
+                if partial:
                     continue
-                converged = True
-                break
+                if rows is not None:
+                    # scikit-learn's rule on the validation score: an epoch
+                    # improves when it reaches the best score so far + tol
+                    score = self._validation_score(state, *validation)
+                    scores.append(score)
+                    if self.verbose:
+                        print(f"validation score {score:.6g}", flush=True)
+                    if self.tol is None:
+                        pass
+                    elif score < best_score + self.tol:
+                        stale += 1
+                    else:
+                        stale = 0
+                    if score > best_score:
+                        best_score, best_state = score, _snapshot(state)
+                elif self.tol is not None:
+                    stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
+                    best = min(best, loss)
+                if self.tol is not None and stale >= self.n_iter_no_change:
+                    if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
+                        state["eta0"] /= 5
+                        stale = 0
+                        continue
+                    converged = True
+                    break
         if not partial:
             self._check_blow_up(curve, learning_rate)
         if rows is not None:

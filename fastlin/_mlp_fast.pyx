@@ -53,7 +53,7 @@ batch's forward pass, a small layer) runs on fewer threads. So a fixed
 rounding, and ``n_threads=1`` is the serial algorithm exactly (it enters no
 OpenMP region). The threads call BLAS concurrently, each on its block:
 during such an epoch scipy's BLAS is limited to one thread per call
-through threadpoolctl where it is installed (``_blas_threads_for``);
+through threadpoolctl where it is installed (``fastlin._parallel.blas_threads_for``);
 ``n_threads=1`` leaves BLAS's own threading as it is.
 
 Arguments are checked, never converted (the linear kernel's rule): X is a
@@ -63,9 +63,7 @@ the velocities and ``sample_weight`` are ndarrays of exactly X's dtype;
 ``y`` and ``order`` are 1-D C-contiguous ndarrays of dtype intp. A wrong type
 or dtype raises TypeError; a wrong shape, layout or index range ValueError.
 """
-import contextlib
 import sys
-import threading
 
 import numpy as np
 
@@ -78,7 +76,7 @@ from libc.stdint cimport int32_t, int64_t
 from ._blas cimport gemm
 from ._build_checks cimport FASTLIN_DEBUG_BUILD, FASTLIN_HAS_OPENMP, bounds_checked
 from ._numeric import INT_MAX, SCHEDULES
-from ._parallel import check_n_threads
+from ._parallel import blas_threads_for, check_n_threads
 from ._sparse_fast import _csr_parts
 from ._schedule cimport clipped_alpha, eta_t, schedule_kind
 
@@ -943,7 +941,7 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef double total = 0.0
     cdef const double[::1] data64
     cdef const float[::1] data32
-    with _blas_threads_for(n_threads):
+    with blas_threads_for(n_threads):
         if sparse and dtype == np.float64:
             data64 = data
             total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P,
@@ -1013,53 +1011,6 @@ def _is_sparse(X):
     imported here: X cannot be one unless the caller imported it)."""
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and sparse.issparse(X)
-
-
-def _blas_threads_for(n_threads):
-    """The context an epoch of ``n_threads`` runs in. With more than one,
-    each thread calls BLAS on its own block, so BLAS itself must run one
-    thread per call (else n_threads × BLAS's threads share the cores):
-    threadpoolctl's limit of the loaded BLAS to 1 thread, where threadpoolctl
-    is installed, while any such epoch runs (the setting is process-wide:
-    other threads' BLAS calls meanwhile are limited too; concurrent epochs
-    share one limit, lifted when the last ends). One thread leaves BLAS as
-    it is, as before n_threads existed."""
-    if n_threads == 1 or _blas_controller() is None:
-        return contextlib.nullcontext()
-    return _one_blas_thread()
-
-
-_blas = {"controller": None, "users": 0, "limiter": None}
-_blas_lock = threading.Lock()
-
-
-def _blas_controller():
-    """A threadpoolctl.ThreadpoolController (made once), None without
-    threadpoolctl."""
-    if _blas["controller"] is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _blas["controller"] = False
-        else:
-            _blas["controller"] = ThreadpoolController()
-    return _blas["controller"] or None
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    with _blas_lock:
-        if _blas["users"] == 0:
-            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
-        _blas["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas["users"] -= 1
-            if _blas["users"] == 0:
-                _blas["limiter"].restore_original_limits()
-                _blas["limiter"] = None
 
 
 def _check_dense_X(X):

@@ -7,7 +7,9 @@ kernels take as their keyword ``n_threads``; ``kernel_threads`` also checks
 that the compiled module has OpenMP (``module._OPENMP``), and when it has
 not, warns once per process (:class:`SerialFallbackWarning`) and returns 1.
 What the threads do is the kernels' business (docs/math.md, "Threads").
+``blas_threads_for`` holds BLAS to one thread while such threads run.
 """
+import contextlib
 import os
 import threading
 import warnings
@@ -74,3 +76,52 @@ def kernel_threads(n_jobs, module):
                           SerialFallbackWarning, stacklevel=5)
         return 1
     return n_threads
+
+
+def blas_threads_for(n_threads):
+    """The context a fit or kernel call on ``n_threads`` threads runs in.
+    With more than one, BLAS must run one thread per call: fastlin's threads
+    call BLAS on their own blocks, and a multi-threaded BLAS call made
+    between two kernel calls (a matrix product in the estimator) leaves its
+    threads spinning on the cores the kernel's threads need. So, where
+    threadpoolctl is installed, the loaded BLAS is limited to 1 thread while
+    any such context is open (the setting is process-wide: other threads'
+    BLAS calls meanwhile are limited too; nested and concurrent contexts
+    share one limit, lifted when the last closes). One thread leaves BLAS
+    as it is."""
+    if n_threads == 1 or _blas_controller() is None:
+        return contextlib.nullcontext()
+    return _one_blas_thread()
+
+
+_blas = {"controller": None, "users": 0, "limiter": None}
+_blas_lock = threading.Lock()
+
+
+def _blas_controller():
+    """A threadpoolctl.ThreadpoolController (made once), None without
+    threadpoolctl."""
+    if _blas["controller"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas["controller"] = False
+        else:
+            _blas["controller"] = ThreadpoolController()
+    return _blas["controller"] or None
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    with _blas_lock:
+        if _blas["users"] == 0:
+            _blas["limiter"] = _blas["controller"].limit(limits=1, user_api="blas")
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limiter"].restore_original_limits()
+                _blas["limiter"] = None

@@ -55,8 +55,10 @@ same code on one thread): the full batch's gradient (and ``gradient``) sums
 contiguous chunks of its rows, one thread each, into per-chunk (m, c)
 buffers added in chunk order, so the result is the same on every run for a
 fixed thread count, and n_threads = 1 (or a batch too short for two chunks
-of 256 rows) is the serial pass. Per-sample and minibatch epochs run on one
-thread.
+of 256 rows) is the serial pass. A per-sample epoch runs lock-free parallel
+SGD on up to n_threads "lanes" (``_hogwild_epoch``, whose comment block
+gives the design) when its rows fill at most 1/8 of the columns on average;
+minibatch epochs run on one thread.
 
 The def wrappers check types, shapes, the CSR structure and index ranges
 (a ValueError or TypeError, never a crash; the values are the estimators'
@@ -298,6 +300,16 @@ cdef inline void _row_update(const floating* data, const index_t* indices,
     if q != NULL and M.u != NULL:
         for j in range(c):
             q[j] += a[j] * zu
+
+
+cdef double _dot_self(const double[::1] u) noexcept:
+    # u · u (a loop, not BLAS: a threaded BLAS call would leave its threads
+    # spinning on the cores the epoch's threads are about to use)
+    cdef Py_ssize_t i
+    cdef double total = 0.0
+    for i in range(u.shape[0]):
+        total += u[i] * u[i]
+    return total
 
 
 cdef void _recompute_q(Model* M) noexcept nogil:
@@ -628,6 +640,326 @@ cdef double _epoch(
         start += nb
     return total
 
+
+# ---------------------------------------------------------------------------
+# Lock-free parallel per-sample SGD on CSR rows (Hogwild!)
+# ---------------------------------------------------------------------------
+#
+# n_threads = T > 1 (batch_size 1) cuts the epoch's order into T contiguous
+# slices, one thread ("lane") each. A sparse step writes only its row's
+# nonzero weights, so, as in Hogwild! (Recht et al., 2011), every lane
+# writes its steps straight into the shared V (and the average's U), without
+# locks. What every step changes whatever its row, the O(c) state (b, r, q)
+# and the scalars (the scale σ, the average's C), a lane changes in its own
+# view instead, and the lanes exchange those changes without locks:
+#
+# * The epoch runs in rounds of at most MAX_ROUND steps per lane (one
+#   ``prange`` each). A round starts every lane's view from the shared
+#   state; every PUBLISH_STEPS steps a lane writes its own change since the
+#   round's start (to b, r, q; its shrink factor φ; its sum of scales C)
+#   into its slot and rebuilds its view as the round's start + every lane's
+#   latest published change; the round's end adds each lane's change into
+#   the shared state, on one thread.
+# * The lazy L2 scale: a lane's view is σ₀ Π_lanes φ_k, its own φ_k kept
+#   up to date; the round's end multiplies σ by every φ_k. So every step's
+#   shrinkage is applied exactly once. σ is folded into V between rounds,
+#   below 2 MIN_SCALE, and a round is cut so that Σ η_t α over it stays
+#   within ROUND_SHRINK (but at least MIN_ROUND steps): no view's scale
+#   reaches MIN_SCALE within a round. An epoch whose first step has
+#   η_t α MIN_ROUND > MAX_ROUND_SHRINK runs on one thread.
+# * The average: Σ W_k = A + C (V + u ⊗ r) − U − u ⊗ Ur needs every change
+#   δ of V stamped with C, the sum of the scales after every earlier step; a
+#   lane stamps with the round's start C + every lane's published sum + its
+#   own. The intercepts' sums are kept per lane, added at the epoch's end.
+# * The step count: lane k's j-th step is step t₀ + j·T + k + 1 of the fit
+#   (its η_t), as in the dense kernel's parallel epoch.
+#
+# Approximate with T > 1, then: a step reads weights that other lanes are
+# writing, two lanes adding to the same weight at the same instant can lose
+# one addition, a lane sees the other lanes' b, r, q, σ and C up to
+# PUBLISH_STEPS steps late, and the result varies from run to run. Run one
+# after another (``_sequential_slices``, as a build without OpenMP does),
+# each lane's rounds start from the state the previous one left, so the
+# epoch is the serial epoch over the same order to rounding (with a
+# constant η_t).
+
+cdef double ROUND_SHRINK = 0.01
+cdef Py_ssize_t MIN_ROUND = 64
+cdef Py_ssize_t MAX_ROUND = 4096
+cdef double MAX_ROUND_SHRINK = 0.1
+cdef Py_ssize_t PUBLISH_STEPS = 16
+
+# at least this many steps per lane (else the serial epoch), as the dense kernel
+cdef Py_ssize_t MIN_SLICE = 128
+
+# lanes only for rows that fill at most 1 / ROW_FILL of the columns on average:
+# denser rows make the lanes write the same weights at every step, and lost
+# additions become the rule (such an X trains as well as an array, whose
+# kernel steps on per-thread copies instead)
+cdef Py_ssize_t ROW_FILL = 8
+
+# a lane's (c,) arrays: base, ext, view, own (3c each: b, r, q), Ur, Ab, s, d;
+# and its slot: own (3c), φ, C; each row LANE_PAD doubles longer
+cdef enum:
+    LANE_ARRAYS = 16
+    LANE_PAD = 16
+
+# For the tests: True runs the lanes one after another on the calling thread.
+cdef bint SEQUENTIAL_SLICES = False
+
+
+def _sequential_slices(bint on):
+    """(For the tests) run a parallel per-sample epoch's lanes one after
+    another (True) or on their threads (False, the default); returns the
+    previous setting."""
+    global SEQUENTIAL_SLICES
+    previous = SEQUENTIAL_SLICES
+    SEQUENTIAL_SLICES = on
+    return previous
+
+
+cdef struct Lane:
+    Model M              # its view: V, isd, u, cs shared; b, r, q = view's thirds
+    double* base         # (3c,) the shared (b, r, q) at the round's start
+    double* ext          # (3c,) base + the other lanes' published changes
+    double* own          # (3c,) its own change this round, as of its last publish
+    double* slot         # (3c + 2,) what it publishes: own, φ, C
+    double* Ur           # (c,) its round's additions to the average's Ur
+    double* Ab           # (c,) Σ of its intercepts after each of its steps
+    double* s            # (c,) scratch
+    double* d            # (c,) scratch
+    double scale0        # σ at the round's start
+    double C0            # the average's C at the round's start
+    double C_ext         # C0 + the other lanes' published C
+    double phi           # its shrink factor this round
+    double C             # Σ of its scales after each of its steps this round
+    double total         # Σ w_i l_i over its steps
+    Py_ssize_t first     # its slice of the order: first .. stop
+    Py_ssize_t stop
+    Py_ssize_t pos       # its next step's position in the order
+    Py_ssize_t end       # the end of its current round
+
+
+cdef bint _lanes_fit(const Steps* st) noexcept nogil:
+    # can the epoch's rounds be MIN_ROUND steps or more? (η_t never grows)
+    if st.alpha == 0.0:
+        return True
+    return (eta_t(st.schedule, st.eta0, st.power_t, st.alpha, st.t + 1) * st.alpha
+            * MIN_ROUND <= MAX_ROUND_SHRINK)
+
+
+cdef Py_ssize_t _round_steps(const Steps* st, Py_ssize_t t) noexcept nogil:
+    # a round's steps per lane from step t on: at most MAX_ROUND, and Σ η α
+    # within ROUND_SHRINK, but at least MIN_ROUND
+    cdef double R
+    if st.alpha == 0.0:
+        return MAX_ROUND
+    R = ROUND_SHRINK / (eta_t(st.schedule, st.eta0, st.power_t, st.alpha, t) * st.alpha)
+    if R >= MAX_ROUND:
+        return MAX_ROUND
+    return max(<Py_ssize_t>R, MIN_ROUND)
+
+
+cdef void _clear_slot(Lane* L) noexcept nogil:
+    cdef Py_ssize_t i, n3 = 3 * L.M.c
+    for i in range(n3):
+        L.slot[i] = 0.0
+    L.slot[n3] = 1.0
+    L.slot[n3 + 1] = 0.0
+
+
+cdef void _lane_begin(Lane* L, const Model* M, const Averages* avg) noexcept nogil:
+    # the lane's view = the shared model now, its own change none
+    cdef Py_ssize_t i, j, c = M.c
+    for j in range(c):
+        L.base[j] = M.b[j]
+        L.base[c + j] = M.r[j]
+        L.base[2 * c + j] = M.q[j]
+        L.Ur[j] = 0.0
+    for i in range(3 * c):
+        L.ext[i] = L.base[i]
+        L.M.b[i] = L.base[i]         # the view: b, r, q side by side
+        L.own[i] = 0.0
+    L.M.scale = M.scale
+    L.scale0 = M.scale
+    L.C0 = avg.C
+    L.C_ext = avg.C
+    L.phi = 1.0
+    L.C = 0.0
+
+
+cdef void _lane_publish(Lane* L, const Lane* lanes, Py_ssize_t T, Py_ssize_t k,
+                        double phi, double C, double* scale) noexcept nogil:
+    # write the lane's change (view − ext), φ and C into its slot; then
+    # ext = base + the other lanes' published changes, view = ext + own, and
+    # scale = σ₀ Π_lanes φ (a slot being written meanwhile may be read half
+    # old, half new: one more lock-free approximation)
+    cdef Py_ssize_t i, j, n3 = 3 * L.M.c
+    cdef double* view = L.M.b
+    cdef const double* other
+    cdef double phi_others = 1.0, C_others = 0.0
+    for i in range(n3):
+        L.own[i] = view[i] - L.ext[i]
+        L.slot[i] = L.own[i]
+        L.ext[i] = L.base[i]
+    L.slot[n3] = phi
+    L.slot[n3 + 1] = C
+    for j in range(T):
+        if j != k:
+            other = lanes[j].slot
+            for i in range(n3):
+                L.ext[i] += other[i]
+            phi_others *= other[n3]
+            C_others += other[n3 + 1]
+    for i in range(n3):
+        view[i] = L.ext[i] + L.own[i]
+    scale[0] = L.scale0 * phi_others * phi
+    L.C_ext = L.C0 + C_others
+
+
+cdef void _lane_round(
+        const floating* data, const index_t* indices, const index_t* indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* order, LossKind kind, const Steps* st, Py_ssize_t T,
+        Py_ssize_t k, Lane* lanes, double* U) noexcept nogil:
+    """Lane k's steps lanes[k].pos .. .end on its view (V and U, the
+    average's or NULL, shared and written in place; b, r, q, σ, C its own,
+    published every PUBLISH_STEPS steps and at the end)."""
+    cdef Lane* L = &lanes[k]
+    cdef Model M = L.M
+    cdef Py_ssize_t p, i, j, c = M.c, lo, hi, since = 0
+    cdef double w_i, l, eta, coef, factor, stamp, C = L.C, phi = L.phi, total = 0.0
+    cdef double* d = L.d
+    for p in range(L.pos, L.end):
+        if since == PUBLISH_STEPS:
+            _lane_publish(L, lanes, T, k, phi, C, &M.scale)
+            since = 0
+        since += 1
+        i = order[p]
+        _prefetch_rows(data, indices, indptr, order, L.stop, p, p + 1)
+        if c > 1:
+            _prefetch_weights(indices, indptr, order, L.stop, p + 1, &M)
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        _row_scores(data, indices, lo, hi, &M, L.s)
+        l = _sample_loss(kind, L.s, c, y, labels, i, d)
+        w_i = 1.0 if sample_weight == NULL else sample_weight[i]
+        total += w_i * l
+        eta = eta_t(st.schedule, st.eta0, st.power_t, st.alpha,
+                    st.t + (p - L.first) * T + k + 1)
+        if st.alpha != 0.0:
+            # >= 1 − MAX_ROUND_SHRINK / MIN_ROUND here (_lanes_fit)
+            factor = 1.0 - eta * st.alpha
+            M.scale *= factor
+            phi *= factor
+        if st.fit_intercept:
+            for j in range(c):
+                M.b[j] -= eta * w_i * d[j]
+        coef = -eta * w_i / M.scale
+        for j in range(c):
+            d[j] *= coef
+        stamp = L.C_ext + C
+        _row_update(data, indices, lo, hi, &M, d, M.V, M.q, U, stamp)
+        if M.u != NULL:
+            # the step's dense part, in r (and its stamp in Ur)
+            for j in range(c):
+                M.r[j] -= d[j]
+                if U != NULL:
+                    L.Ur[j] -= stamp * d[j]
+        if U != NULL:
+            C += M.scale
+            for j in range(c):
+                L.Ab[j] += M.b[j]
+    _lane_publish(L, lanes, T, k, phi, C, &M.scale)
+    L.phi = phi
+    L.C = C
+    L.total += total
+    L.pos = L.end
+
+
+cdef void _lane_merge(Lane* L, Model* M, Averages* avg) noexcept nogil:
+    # add the lane's round into the shared model: σ ← σ φ, (b, r, q) += own
+    cdef Py_ssize_t j, c = M.c
+    M.scale *= L.phi
+    for j in range(c):
+        M.b[j] += L.own[j]
+        M.r[j] += L.own[c + j]
+        M.q[j] += L.own[2 * c + j]
+    if avg.on:
+        avg.C += L.C
+        for j in range(c):
+            avg.Ur[j] += L.Ur[j]
+    _clear_slot(L)
+
+
+cdef void _fold_if_small(Model* M, Averages* avg) noexcept nogil:
+    # between rounds: fold σ into V before a lane's scale could reach MIN_SCALE
+    if M.scale < 2.0 * MIN_SCALE:
+        _fold_averages(M, avg)
+        _fold_scale(M, M.scale)
+
+
+cdef double _hogwild_epoch(
+        const floating* data, const index_t* indices, const index_t* indptr,
+        const floating* y, const Py_ssize_t* labels, const floating* sample_weight,
+        const Py_ssize_t* order, Py_ssize_t n_order, LossKind kind, Model* M, Steps* st,
+        Averages* avg, Lane* lanes, Py_ssize_t T) noexcept nogil:
+    """The per-sample epoch over ``order`` on T lanes, lock-free (see above);
+    returns Σ_i w_i l_i. With averaging, avg.b_avg is the new mean."""
+    cdef Py_ssize_t k, j, R, t0 = st.t
+    cdef double total = 0.0
+    cdef double* U = avg.U if avg.on else NULL
+    cdef bint more = True
+    cdef Lane* L
+    for k in range(T):
+        L = &lanes[k]
+        L.first = n_order * k // T
+        L.pos = L.first
+        L.stop = n_order * (k + 1) // T
+        L.total = 0.0
+        for j in range(M.c):
+            L.Ab[j] = 0.0
+        _clear_slot(L)
+    if SEQUENTIAL_SLICES:
+        for k in range(T):
+            L = &lanes[k]
+            while L.pos < L.stop:
+                R = _round_steps(st, t0 + (L.pos - L.first) * T + k + 1)
+                L.end = L.pos + min(R, L.stop - L.pos)
+                _lane_begin(L, M, avg)
+                _lane_round(data, indices, indptr, y, labels, sample_weight, order, kind,
+                            st, T, k, lanes, U)
+                _lane_merge(L, M, avg)
+                _fold_if_small(M, avg)
+    else:
+        while more:
+            R = _round_steps(st, t0 + (lanes[0].pos - lanes[0].first) * T + 1)
+            for k in range(T):
+                L = &lanes[k]
+                L.end = L.pos + min(R, L.stop - L.pos)
+                _lane_begin(L, M, avg)
+            for k in prange(T, num_threads=T, schedule="static", chunksize=1):
+                _lane_round(data, indices, indptr, y, labels, sample_weight, order, kind,
+                            st, T, k, lanes, U)
+            more = False
+            for k in range(T):
+                _lane_merge(&lanes[k], M, avg)
+                more = more or lanes[k].pos < lanes[k].stop
+            _fold_if_small(M, avg)
+    st.t = t0 + n_order
+    for k in range(T):
+        total += lanes[k].total
+    if avg.on:
+        # b̄ ← (t₀ b̄ + Σ_lanes Σ b) / t
+        for j in range(M.c):
+            avg.b_avg[j] *= t0
+            for k in range(T):
+                avg.b_avg[j] += lanes[k].Ab[j]
+            avg.b_avg[j] /= st.t
+    # q = uᵀ V again (lost additions to V would leave it off)
+    _recompute_q(M)
+    return total
+
 # ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
@@ -806,7 +1138,7 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
-        M.uu = float(np.dot(u_obj, u_obj))
+        M.uu = _dot_self(u_v)
     cs_obj = _side_by_side(isd_obj, u_obj, m)
     if cs_obj is not None:
         cs_v = cs_obj
@@ -830,6 +1162,30 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
         avg.Ur = &Ur[0]
         b_avg64_v = np.array(b_avg, dtype=np.float64)
         avg.b_avg = &b_avg64_v[0]
+    # the lanes of a parallel per-sample epoch (n_lanes 1: the serial epoch)
+    cdef Py_ssize_t n_lanes = 1
+    if batch_size == 1 and indices.shape[0] <= n * m // ROW_FILL:
+        n_lanes = max(1, min(n_threads, n_order // MIN_SLICE))
+    cdef double[:, ::1] lane_arrays = np.zeros((n_lanes, LANE_ARRAYS * c + LANE_PAD))
+    cdef double[:, ::1] lane_slots = np.zeros((n_lanes, 3 * c + 2 + LANE_PAD))
+    lane_structs = np.zeros(n_lanes * sizeof(Lane), dtype=np.uint8)
+    cdef unsigned char[::1] lane_bytes = lane_structs
+    cdef Lane* lanes = <Lane*>&lane_bytes[0]
+    cdef double* slots
+    for k in range(n_lanes if n_lanes > 1 else 0):
+        slots = &lane_arrays[k, 0]
+        lanes[k].M = M
+        lanes[k].base = slots
+        lanes[k].ext = slots + 3 * c
+        lanes[k].M.b = slots + 6 * c          # the view: b, r, q side by side
+        lanes[k].M.r = slots + 7 * c
+        lanes[k].M.q = slots + 8 * c
+        lanes[k].own = slots + 9 * c
+        lanes[k].Ur = slots + 12 * c
+        lanes[k].Ab = slots + 13 * c
+        lanes[k].s = slots + 14 * c
+        lanes[k].d = slots + 15 * c
+        lanes[k].slot = &lane_slots[k, 0]
     cdef double total
     with nogil:
         if avg.on:
@@ -837,10 +1193,15 @@ def _run_epoch(const floating[::1] data, const index_t[::1] indices,
             for k in range(m * c):
                 avg.A[k] *= t0
         _recompute_q(&M)
-        total = _epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, &order[0],
-                       n_order, batch_size, lazy_max, <LossKind>kind, &M, &st, &avg, &D[0],
-                       &G[0, 0] if batch_size > lazy_max else NULL, &gb[0], &s[0], &d[0],
-                       &ch)
+        if n_lanes > 1 and _lanes_fit(&st):
+            total = _hogwild_epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p,
+                                   &order[0], n_order, <LossKind>kind, &M, &st, &avg,
+                                   lanes, n_lanes)
+        else:
+            total = _epoch(&data[0], &indices[0], &indptr[0], y_p, labels_p, sw_p, &order[0],
+                           n_order, batch_size, lazy_max, <LossKind>kind, &M, &st, &avg,
+                           &D[0], &G[0, 0] if batch_size > lazy_max else NULL, &gb[0],
+                           &s[0], &d[0], &ch)
         if avg.on:
             # W̄ = (A + C (V + u ⊗ r) − U − u ⊗ Ur) / t  (before W, which may be V)
             for i in range(m):
@@ -896,7 +1257,7 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     if u_obj is not None:
         u_v = u_obj
         M.u = &u_v[0]
-        M.uu = float(np.dot(u_obj, u_obj))
+        M.uu = _dot_self(u_v)
     cs_obj = _side_by_side(isd_obj, u_obj, m)
     if cs_obj is not None:
         cs_v = cs_obj
@@ -986,6 +1347,68 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
     return total
 
 
+def row_square_norms(X, mean=None, scale=None):
+    """‖(x_i − mean) / scale‖² of every row of a CSR X (float64 (n,); mean,
+    scale float64 (m,) or None: 0 and 1), from each row's nonzeros:
+    Σ_k x_ik² / σ_k² − 2 Σ_k x_ik μ_k / σ_k² + Σ_k μ_k² / σ_k², clipped at 0,
+    a repeated index counted as the sum of its entries. One pass without the
+    GIL; X's structure must be valid (the estimators' check_X has checked
+    it)."""
+    cdef Py_ssize_t n = X.shape[0], m = X.shape[1]
+    if X.indptr.shape[0] != n + 1 or X.indices.shape[0] != X.data.shape[0]:
+        raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
+    inv2 = np.ones(m) if scale is None else 1.0 / (np.asarray(scale, dtype=np.float64) ** 2)
+    mu_inv2 = None if mean is None else np.asarray(mean, dtype=np.float64) * inv2
+    constant = 0.0 if mean is None else float(np.sum(np.asarray(mean) * mu_inv2))
+    out = np.empty(n)
+    _row_square_norms(X.data, X.indices, X.indptr, inv2, mu_inv2, constant, out)
+    return out
+
+
+def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
+                      const index_t[::1] indptr, const double[::1] inv2, mu_obj,
+                      double constant, double[::1] out):
+    cdef Py_ssize_t n = indptr.shape[0] - 1, m = inv2.shape[0], i, k, col
+    cdef const double[::1] mu_v
+    cdef const double* mu = NULL
+    cdef double sq, lin, x
+    cdef bint repeated
+    cdef Py_ssize_t[::1] mark = np.full(m, -1, dtype=np.intp)   # the last row seen
+    cdef double[::1] row_value = np.zeros(m)
+    if mu_obj is not None:
+        mu_v = mu_obj
+        mu = &mu_v[0]
+    with nogil:
+        for i in range(n):
+            sq = 0.0
+            lin = 0.0
+            repeated = False
+            for k in range(indptr[i], indptr[i + 1]):
+                col = indices[k]
+                if mark[col] == i:
+                    repeated = True
+                mark[col] = i
+                if mu != NULL:
+                    lin += data[k] * mu[col]
+            if not repeated:
+                for k in range(indptr[i], indptr[i + 1]):
+                    x = data[k]
+                    sq += x * x * inv2[indices[k]]
+            else:
+                for k in range(indptr[i], indptr[i + 1]):
+                    row_value[indices[k]] = 0.0
+                for k in range(indptr[i], indptr[i + 1]):
+                    row_value[indices[k]] += data[k]
+                for k in range(indptr[i], indptr[i + 1]):
+                    col = indices[k]
+                    if mark[col] == i:          # the column's first entry in the row
+                        x = row_value[col]
+                        sq += x * x * inv2[col]
+                        mark[col] = -2
+            sq += constant - 2.0 * lin
+            out[i] = sq if sq > 0.0 else 0.0
+
+
 def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
               double alpha=0.0, bint fit_intercept=True, schedule="constant",
               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
@@ -1001,8 +1424,11 @@ def sgd_epoch(X, y, W, b, order, loss, *, double eta0, Py_ssize_t batch_size=1,
     z = (x − mean) / scale (see the module docstring). ``n_threads`` (an
     int >= 1): a batch of more than max(m, 256) rows (the full batch) sums
     its gradient over up to that many row chunks on as many threads, as
-    ``gradient`` does; the per-sample and minibatch steps run on one thread
-    (lock-free parallel SGD is the dense kernel's only, for now).
+    ``gradient`` does; a per-sample epoch (batch_size 1) runs lock-free on
+    up to that many threads, at least 128 steps each, when X's rows fill at
+    most 1/8 of its columns on average and η_t α <= 0.1 / 64 at its first
+    step (else on one thread; see the module docstring); minibatch steps
+    run on one thread.
     ``check_input=False`` skips the O(nnz) checks of X's structure (indptr
     monotone, indices in range) and of mean/scale's values: for a caller
     that has checked them, as the estimators do once per fit; on an

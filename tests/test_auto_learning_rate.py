@@ -456,3 +456,26 @@ def test_dask_X_gives_the_in_memory_step(batch_size):
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.mark.parametrize("standardized", [False, True])
+def test_csr_row_norms_are_the_dense_rows_norms(standardized):
+    """The compiled pass behind a CSR X's automatic step gives every row's
+    ‖(x_i − μ) / σ‖² as the equal dense array does, a repeated index
+    counted as the sum of its entries (as scipy reads it), and unsorted
+    indices, explicit zeros and an empty row as they are."""
+    rng = np.random.default_rng(0)
+    X = sp.random(40, 7, density=0.4, random_state=1, format="csr")
+    # row 0 repeats a column (2 + 3 at column 4), row 1 is empty, row 2
+    # holds an explicit zero and unsorted indices
+    data = np.r_[2.0, 3.0, 1.0, 0.0, 5.0, -1.0, X.data[X.indptr[3]:]]
+    indices = np.r_[4, 4, 0, 6, 1, 3, X.indices[X.indptr[3]:]]
+    indptr = np.r_[0, 3, 3, 6, X.indptr[4:] - X.indptr[3] + 6]
+    A = sp.csr_matrix((data, indices, indptr), shape=(40, 7))
+    dense = A.toarray()
+    assert dense[0, 4] == 5.0
+    mean = rng.normal(size=7) if standardized else None
+    scale = rng.uniform(0.5, 2, size=7) if standardized else None
+    Z = (dense - (0 if mean is None else mean)) / (1 if scale is None else scale)
+    np.testing.assert_allclose(_sparse_fast.row_square_norms(A, mean, scale),
+                               np.einsum("ij,ij->i", Z, Z), rtol=1e-12, atol=1e-12)

@@ -308,20 +308,8 @@ def test_thread_scaling_quick_mode_runs(runner, capsys):
     rows = re.findall(r"^\| (.+?) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| <= ([\d.]+) .*$", out,
                       flags=re.M)
     names = {name for name, _ in rows}
-    assert len(rows) == 6 and len(names) == 6
+    assert len(rows) == 8 and len(names) == 8
     assert {goal for _, goal in rows} == {"0.6", "0.7", "0.75"}
     for name in names:
         if "per-sample" in name:
             assert re.search(re.escape(name) + r" \|.*\| 0\.\d{4} / [01]\.\d{4}", out), name
-
-
-def test_network_threads_quick_mode_runs(runner, capsys):
-    """bench/network_threads.py --quick: both settings time on 1 and 2
-    threads and print their row (no timing asserted)."""
-    from bench import network_threads
-
-    ratios = network_threads.main(["--quick"])
-    assert set(ratios) == set(network_threads.SETTINGS)
-    assert all(r > 0 for r in ratios.values())
-    out = capsys.readouterr().out
-    assert "| bench |" in out and "| default |" in out
