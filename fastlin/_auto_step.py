@@ -37,6 +37,8 @@ on their workers (``summarize`` of each chunk) and merged here.
 """
 import numpy as np
 
+from ._parallel import in_parts
+
 
 def _block_rows(A):
     """Rows per block: each a float64 block of at most ~1/128 of A (at
@@ -48,9 +50,10 @@ def _block_rows(A):
     return max(1, max(1 << 12, min(1 << 20, A.size // 128)) // m)
 
 
-def _block_terms(block, w, mean, scale, intercept, features=True):
+def _block_terms(block, w, mean, scale, intercept, features=True, compiled=None):
     """r_i = w_i (‖z_i‖² + intercept) of a block of rows (dense or CSR);
-    w_i · intercept with ``features=False``."""
+    w_i · intercept with ``features=False``. ``compiled``: the compiled
+    ``row_square_norms`` for a dense block (or None: NumPy)."""
     if not features:
         sq = np.zeros(block.shape[0])
     elif hasattr(block, "tocsr"):
@@ -61,6 +64,8 @@ def _block_terms(block, w, mean, scale, intercept, features=True):
             sq -= 2.0 * np.asarray(block @ (mean * inv2)).reshape(-1)
             sq += float(mean @ (mean * inv2))
             np.maximum(sq, 0.0, out=sq)
+    elif compiled is not None:
+        sq = compiled(block, mean, scale)
     else:
         z = np.array(block, dtype=np.float64)
         if mean is not None:
@@ -88,24 +93,39 @@ def _csr_terms(X, sw, mean, scale, intercept):
     return r
 
 
-def summarize(X, sw, mean, scale, intercept, k, features=True):
+def summarize(X, sw, mean, scale, intercept, k, features=True, n_threads=1):
     """(Σ_i r_i, the k largest r_i in decreasing order) of the rows of X
     (dense or CSR), with r_i = w_i (‖(x_i − mean) / scale‖² + intercept)
     (mean, scale None: 0 and 1; sw None: w_i = 1; ``features=False``: r_i =
-    w_i · intercept), in one pass of blocks."""
+    w_i · intercept), in one pass of blocks; with ``n_threads`` > 1 the
+    blocks in that many contiguous runs, one thread each, merged in run
+    order (``fastlin._parallel.in_parts``)."""
     n = X.shape[0]
     if features and hasattr(X, "tocsr") and getattr(X, "format", None) == "csr":
         r = _csr_terms(X, sw, mean, scale, intercept)
         if r is not None:
             return float(r.sum()), _largest(r, k)
     rows = _block_rows(X)
-    total, top = 0.0, np.empty(0)
-    for start in range(0, n, rows):
-        w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
-        r = _block_terms(X[start:start + rows], w, mean, scale, intercept, features)
-        total += float(r.sum())
-        top = _largest(np.concatenate([top, r]), k)
-    return total, top
+    compiled = None
+    if features and not hasattr(X, "tocsr"):
+        from ._base import _compiled_pass
+        compiled = _compiled_pass("row_square_norms", X)
+
+    def run(starts):
+        total, top = 0.0, np.empty(0)
+        for start in starts:
+            w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
+            r = _block_terms(X[start:start + rows], w, mean, scale, intercept, features,
+                             compiled)
+            total += float(r.sum())
+            top = _largest(np.concatenate([top, r]), k)
+        return total, top
+
+    runs = in_parts(run, range(0, n, rows), n_threads)
+    summary = runs[0]
+    for other in runs[1:]:
+        summary = merge(summary, other, k)
+    return summary
 
 
 def merge(a, b, k):
@@ -129,7 +149,8 @@ def batch_bound(summary, n, batch, worst_case=True):
     return max(float(top[:batch].mean()), float(top[0]) / 2)
 
 
-def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True):
+def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True,
+                     n_threads=1):
     """R for the rows the kernel trains on: X standardized by ``stats``
     ({"mean", "scale"} or None), the training weights ``sw`` and batches
     of ``batch`` rows (>= n: the full batch); ``intercept`` is the constant
@@ -137,7 +158,8 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     ``DaskData`` X is summarised chunk by chunk on its workers.
     ``features=False`` bounds the batch means of w_i · intercept alone (the
     network's output layer, whose inputs are bounded); ``worst_case=False``
-    gives the mean r_i (the losses of bounded slope)."""
+    gives the mean r_i (the losses of bounded slope); ``n_threads``: the
+    threads of the pass over a dense X (``summarize``)."""
     n = X.shape[0]
     mean = None if stats is None else stats["mean"]
     scale = None if stats is None else stats["scale"]
@@ -145,7 +167,7 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     if hasattr(X, "row_summary"):
         summary = X.row_summary(mean, scale, intercept, k, features)
     else:
-        summary = summarize(X, sw, mean, scale, intercept, k, features)
+        summary = summarize(X, sw, mean, scale, intercept, k, features, n_threads)
     return batch_bound(summary, n, batch, worst_case)
 
 

@@ -1550,3 +1550,72 @@ def _py_loss(int kind, s, y):
     d_v = d_arr
     l = multi_loss(<LossKind>kind, &s_v[0], c, label, &d_v[0])
     return l, d_arr
+
+
+# ---------------------------------------------------------------------------
+# Passes over a block of rows for the estimators (standardization statistics,
+# the automatic step's row norms): compiled and without the GIL, so that the
+# estimator's threads (``fastlin._parallel.in_parts``) run them side by side
+# ---------------------------------------------------------------------------
+
+def block_moments(const floating[:, ::1] A, sw=None):
+    """(Σ w, mean, M2) of the rows of the block A ((rows, m), C-contiguous),
+    float64: mean = Σ w_i a_i / Σ w, then M2 = Σ w_i (a_i − mean)² (two
+    passes over the block, which the caller keeps small enough for the
+    cache); ``sw`` (rows,) or None (w = 1)."""
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], i, j
+    cdef double[::1] w_v
+    cdef const double* w = NULL
+    if sw is not None:
+        w_v = np.ascontiguousarray(sw, dtype=np.float64)
+        if w_v.shape[0] != n:
+            raise ValueError(f"sw must have shape ({n},), got ({w_v.shape[0]},)")
+        w = &w_v[0] if n > 0 else NULL
+    mean_arr, M2_arr = np.zeros(m), np.zeros(m)
+    cdef double[::1] mean = mean_arr, M2 = M2_arr
+    cdef double total = 0.0, w_i, d
+    with nogil:
+        for i in range(n):
+            w_i = 1.0 if w == NULL else w[i]
+            total += w_i
+            for j in range(m):
+                mean[j] += w_i * A[i, j]
+        if total > 0:
+            for j in range(m):
+                mean[j] /= total
+            for i in range(n):
+                w_i = 1.0 if w == NULL else w[i]
+                for j in range(m):
+                    d = A[i, j] - mean[j]
+                    M2[j] += w_i * d * d
+    return total, mean_arr, M2_arr
+
+
+def row_square_norms(const floating[:, ::1] A, mean=None, scale=None):
+    """‖(a_i − mean) / scale‖² of every row of the block A ((rows, m),
+    C-contiguous), float64 (rows,); mean, scale float64 (m,) or None (0, 1)."""
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], i, j
+    cdef const double[::1] mu_v, inv_v
+    cdef const double* mu = NULL
+    cdef const double* inv = NULL
+    if mean is not None:
+        mu_v = _check_array("mean", mean, np.float64, (m,))
+        mu = &mu_v[0] if m > 0 else NULL
+    if scale is not None:
+        inv_v = 1.0 / _check_array("scale", scale, np.float64, (m,))
+        inv = &inv_v[0] if m > 0 else NULL
+    out_arr = np.empty(n)
+    cdef double[::1] out = out_arr
+    cdef double s, z
+    with nogil:
+        for i in range(n):
+            s = 0.0
+            for j in range(m):
+                z = A[i, j]
+                if mu != NULL:
+                    z = z - mu[j]
+                if inv != NULL:
+                    z = z * inv[j]
+                s += z * z
+            out[i] = s
+    return out_arr

@@ -678,10 +678,12 @@ cdef double _epoch(
 # writing, two lanes adding to the same weight at the same instant can lose
 # one addition, a lane sees the other lanes' b, r, q, σ and C up to
 # PUBLISH_STEPS steps late, and the result varies from run to run. Run one
-# after another (``_sequential_slices``, as a build without OpenMP does),
-# each lane's rounds start from the state the previous one left, so the
-# epoch is the serial epoch over the same order to rounding (with a
-# constant η_t).
+# after another (``_sequential_slices``: each lane's whole slice before the
+# next lane's), each lane's rounds start from the state the previous one
+# left, so the epoch is the serial epoch over the same order to rounding
+# (with a constant η_t). (A build without OpenMP runs each round's lanes
+# one after another: the same bookkeeping, the slices' rounds interleaved;
+# the estimators ask it for one thread.)
 
 cdef double ROUND_SHRINK = 0.01
 cdef Py_ssize_t MIN_ROUND = 64
