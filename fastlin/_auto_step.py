@@ -32,12 +32,12 @@ are known (the norms of the standardized rows need μ and σ first): a
 float64 block at a time and the b largest values so far, never a copy of X.
 A CSR X's rows give ‖z_i‖² = Σ_k x_ik² / σ_k² − 2 Σ_k x_ik μ_k / σ_k² +
 Σ_k μ_k² / σ_k² from their nonzeros, all rows in one compiled pass
-(``fastlin._sparse_fast.row_square_norms``; n floats, not a copy of X). A dask array's chunks are summarised
+(``fastlin._sparse_fast.row_square_norms``, n floats); a dense X's blocks
+are compiled passes too (``fastlin._linear_fast.row_square_norms``, no
+copy), where they apply. A dask array's chunks are summarised
 on their workers (``summarize`` of each chunk) and merged here.
 """
 import numpy as np
-
-from ._parallel import in_parts
 
 
 def _block_rows(A):
@@ -50,10 +50,9 @@ def _block_rows(A):
     return max(1, max(1 << 12, min(1 << 20, A.size // 128)) // m)
 
 
-def _block_terms(block, w, mean, scale, intercept, features=True, compiled=None):
+def _block_terms(block, w, mean, scale, intercept, features=True):
     """r_i = w_i (‖z_i‖² + intercept) of a block of rows (dense or CSR);
-    w_i · intercept with ``features=False``. ``compiled``: the compiled
-    ``row_square_norms`` for a dense block (or None: NumPy)."""
+    w_i · intercept with ``features=False``."""
     if not features:
         sq = np.zeros(block.shape[0])
     elif hasattr(block, "tocsr"):
@@ -64,8 +63,6 @@ def _block_terms(block, w, mean, scale, intercept, features=True, compiled=None)
             sq -= 2.0 * np.asarray(block @ (mean * inv2)).reshape(-1)
             sq += float(mean @ (mean * inv2))
             np.maximum(sq, 0.0, out=sq)
-    elif compiled is not None:
-        sq = compiled(block, mean, scale)
     else:
         z = np.array(block, dtype=np.float64)
         if mean is not None:
@@ -80,8 +77,9 @@ def _block_terms(block, w, mean, scale, intercept, features=True, compiled=None)
 
 
 def _csr_terms(X, sw, mean, scale, intercept):
-    """Every r_i of a CSR X in one compiled pass (an (n,) float64 array, a
-    small fraction of X's own arrays), or None without the compiled module."""
+    """Every r_i of a CSR X in one compiled pass (an (n,) float64 array: 8
+    bytes a row, against X's 12 a nonzero), or None without the compiled
+    module."""
     try:
         from ._sparse_fast import row_square_norms
     except ImportError:
@@ -93,39 +91,44 @@ def _csr_terms(X, sw, mean, scale, intercept):
     return r
 
 
-def summarize(X, sw, mean, scale, intercept, k, features=True, n_threads=1):
+def _dense_norms(X):
+    """The compiled ``fastlin._linear_fast.row_square_norms`` for the blocks
+    of a C-contiguous float32/float64 X (no copy, no GIL), or None."""
+    if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)
+            and X.flags.c_contiguous):
+        return None
+    try:
+        from ._linear_fast import row_square_norms
+    except ImportError:
+        return None
+    return row_square_norms
+
+
+def summarize(X, sw, mean, scale, intercept, k, features=True):
     """(Σ_i r_i, the k largest r_i in decreasing order) of the rows of X
     (dense or CSR), with r_i = w_i (‖(x_i − mean) / scale‖² + intercept)
     (mean, scale None: 0 and 1; sw None: w_i = 1; ``features=False``: r_i =
-    w_i · intercept), in one pass of blocks; with ``n_threads`` > 1 the
-    blocks in that many contiguous runs, one thread each, merged in run
-    order (``fastlin._parallel.in_parts``)."""
+    w_i · intercept), in one pass of blocks."""
     n = X.shape[0]
-    if features and hasattr(X, "tocsr") and getattr(X, "format", None) == "csr":
+    if features and getattr(X, "format", None) == "csr":
         r = _csr_terms(X, sw, mean, scale, intercept)
         if r is not None:
             return float(r.sum()), _largest(r, k)
     rows = _block_rows(X)
-    compiled = None
-    if features and not hasattr(X, "tocsr"):
-        from ._base import _compiled_pass
-        compiled = _compiled_pass("row_square_norms", X)
-
-    def run(starts):
-        total, top = 0.0, np.empty(0)
-        for start in starts:
-            w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
-            r = _block_terms(X[start:start + rows], w, mean, scale, intercept, features,
-                             compiled)
-            total += float(r.sum())
-            top = _largest(np.concatenate([top, r]), k)
-        return total, top
-
-    runs = in_parts(run, range(0, n, rows), n_threads)
-    summary = runs[0]
-    for other in runs[1:]:
-        summary = merge(summary, other, k)
-    return summary
+    norms = _dense_norms(X) if features else None
+    total, top = 0.0, np.empty(0)
+    for start in range(0, n, rows):
+        w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
+        if norms is not None:
+            r = norms(X[start:start + rows], mean, scale)
+            r += float(intercept)
+            if w is not None:
+                r *= w
+        else:
+            r = _block_terms(X[start:start + rows], w, mean, scale, intercept, features)
+        total += float(r.sum())
+        top = _largest(np.concatenate([top, r]), k)
+    return total, top
 
 
 def merge(a, b, k):
@@ -149,8 +152,7 @@ def batch_bound(summary, n, batch, worst_case=True):
     return max(float(top[:batch].mean()), float(top[0]) / 2)
 
 
-def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True,
-                     n_threads=1):
+def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True):
     """R for the rows the kernel trains on: X standardized by ``stats``
     ({"mean", "scale"} or None), the training weights ``sw`` and batches
     of ``batch`` rows (>= n: the full batch); ``intercept`` is the constant
@@ -158,8 +160,7 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     ``DaskData`` X is summarised chunk by chunk on its workers.
     ``features=False`` bounds the batch means of w_i · intercept alone (the
     network's output layer, whose inputs are bounded); ``worst_case=False``
-    gives the mean r_i (the losses of bounded slope); ``n_threads``: the
-    threads of the pass over a dense X (``summarize``)."""
+    gives the mean r_i (the losses of bounded slope)."""
     n = X.shape[0]
     mean = None if stats is None else stats["mean"]
     scale = None if stats is None else stats["scale"]
@@ -167,7 +168,7 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     if hasattr(X, "row_summary"):
         summary = X.row_summary(mean, scale, intercept, k, features)
     else:
-        summary = summarize(X, sw, mean, scale, intercept, k, features, n_threads)
+        summary = summarize(X, sw, mean, scale, intercept, k, features)
     return batch_bound(summary, n, batch, worst_case)
 
 

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 
 from ._backend import BACKENDS, get_backend, has_sparse
-from ._parallel import blas_threads_for, in_parts, kernel_threads, resolve_n_jobs
+from ._parallel import blas_threads_for, kernel_threads, resolve_n_jobs
 
 FLOAT_DTYPES = (np.float32, np.float64)
 from ._numeric import SCHEDULES
@@ -501,15 +501,13 @@ def check_sample_weight(sample_weight, n_samples, dtype):
 # --------------------------------------------------------------------------
 # standardization statistics and the change of space
 
-def weighted_moments(A, sw=None, n_threads=1):
+def weighted_moments(A, sw=None):
     """(Σ w, mean, M2) of the rows of A ((n, m), or (n,) for a target), in
     float64: mean = Σ w_i a_i / Σ w, M2 = Σ w_i (a_i − mean)², w = 1 when
     ``sw`` is None. One pass over A in chunks of rows (each a float64 block
     of at most ~1/128 of A, at least 4096 entries; the compiled
     ``fastlin._linear_fast.block_moments`` where it applies), merged as Chan
-    et al.'s pairwise update: no copy of A. ``n_threads`` > 1 (a dense A) cuts the
-    chunks into that many contiguous runs, one thread each
-    (``fastlin._parallel.in_parts``), whose moments are merged in run order."""
+    et al.'s pairwise update: no copy of A."""
     if _is_sparse(A):
         return _sparse_weighted_moments(A, sw)
     A2 = A.reshape(A.shape[0], -1)
@@ -517,32 +515,24 @@ def weighted_moments(A, sw=None, n_threads=1):
     rows = max(1, max(1 << 12, min(1 << 20, A2.size // 128)) // m)
 
     compiled = _compiled_pass("block_moments", A2)
-
-    def moments(starts):
-        total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
-        for start in starts:
-            w = None if sw is None else sw[start:start + rows].astype(np.float64)
-            if compiled is not None:
-                w_c, mean_c, M2_c = compiled(A2[start:start + rows], w)
-                if not w_c > 0:
-                    continue
-            else:
-                block = A2[start:start + rows].astype(np.float64)
-                w_c = float(block.shape[0]) if w is None else float(w.sum())
-                if not w_c > 0:
-                    continue
-                mean_c = (block.sum(axis=0) if w is None else w @ block) / w_c
-                block -= mean_c
-                np.square(block, out=block)
-                M2_c = block.sum(axis=0) if w is None else w @ block
-            total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
-        return total, mean, M2
-
-    runs = in_parts(moments, range(0, n, rows), n_threads)
-    result = runs[0]
-    for run in runs[1:]:
-        result = merge_moments(result, run)
-    return result
+    total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
+    for start in range(0, n, rows):
+        w = None if sw is None else sw[start:start + rows].astype(np.float64)
+        if compiled is not None:
+            w_c, mean_c, M2_c = compiled(A2[start:start + rows], w)
+            if not w_c > 0:
+                continue
+        else:
+            block = A2[start:start + rows].astype(np.float64)
+            w_c = float(block.shape[0]) if w is None else float(w.sum())
+            if not w_c > 0:
+                continue
+            mean_c = (block.sum(axis=0) if w is None else w @ block) / w_c
+            block -= mean_c
+            np.square(block, out=block)
+            M2_c = block.sum(axis=0) if w is None else w @ block
+        total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
+    return total, mean, M2
 
 
 def _compiled_pass(name, A):
@@ -1195,9 +1185,7 @@ class SGDEstimator(Estimator):
         if rows is not None:        # the statistics of the training rows only
             moment_weight = np.zeros(n_samples, dtype=X.dtype)
             moment_weight[rows] = 1 if sw is None else sw[rows]
-        # the kernels' threads; the passes over X before them use as many
-        n_threads = kernel_threads(self.n_jobs, module)
-        stats = self._standardization(X, y, moment_weight, partial, first, n_threads)
+        stats = self._standardization(X, y, moment_weight, partial, first)
         if partial:
             baseline = None
         elif hasattr(X, "baseline_sample"):   # dask: from the workers' summaries
@@ -1214,7 +1202,7 @@ class SGDEstimator(Estimator):
             # the previous fit's parameters, in the space of these statistics
             self._change_space(state, getattr(self, "_stats", None), stats)
         state["stats"] = stats
-        state["n_threads"] = n_threads
+        state["n_threads"] = kernel_threads(self.n_jobs, module)
         if init is not None:
             self._set_initial_params(state, **init)
         batch = n_train if self.batch_size is None else min(self.batch_size, n_train)
@@ -1472,12 +1460,12 @@ class SGDEstimator(Estimator):
 
     # ---- standardization
 
-    def _standardization(self, X, y, sw, partial, first, n_threads=1):
+    def _standardization(self, X, y, sw, partial, first):
         """The statistics the fit trains with, {"mean", "scale"} (float64
         (m,)) and for a regressor {"y_mean", "y_scale"} (floats), or None
         (``standardize=False``): from one pass over X weighted by the
-        training weights (on ``n_threads`` threads); a ``partial_fit`` after
-        the first keeps the first call's."""
+        training weights; a ``partial_fit`` after the first keeps the first
+        call's."""
         if partial and not first:
             return self._stats
         if not self.standardize:
@@ -1486,7 +1474,7 @@ class SGDEstimator(Estimator):
         if hasattr(X, "moments"):       # dask: reduced on the workers
             x_moments, y_moments = X.moments(regressor)
         else:
-            x_moments = weighted_moments(X, sw, n_threads)
+            x_moments = weighted_moments(X, sw)
             y_moments = weighted_moments(y, sw) if regressor else None
         mean, scale = location_and_scale(x_moments)
         stats = {"mean": mean, "scale": scale}

@@ -7,13 +7,10 @@ kernels take as their keyword ``n_threads``; ``kernel_threads`` also checks
 that the compiled module has OpenMP (``module._OPENMP``), and when it has
 not, warns once per process (:class:`SerialFallbackWarning`) and returns 1.
 What the threads do is the kernels' business (docs/math.md, "Threads").
-``blas_threads_for`` holds BLAS to one thread while such threads run;
-``in_parts`` runs a fit's NumPy passes over X (the standardization
-statistics, the automatic step's row norms) on as many Python threads.
+``blas_threads_for`` holds BLAS to one thread while such threads run.
 """
 import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 import threading
 import warnings
 
@@ -129,19 +126,3 @@ def _one_blas_thread():
                 _blas["limiter"].restore_original_limits()
                 _blas["limiter"] = None
 
-
-def in_parts(fn, items, n_threads):
-    """[fn(part) for each part] of the sequence ``items`` cut into
-    min(n_threads, len(items)) contiguous, near-equal parts, each on its own
-    thread (the first on the calling one): for passes of NumPy calls, which
-    release the GIL on large arrays. The results come in part order, so what
-    the caller makes of them depends on n_threads, never on the threads'
-    timing; one part is ``[fn(items)]``, on the calling thread alone."""
-    T = max(1, min(int(n_threads), len(items)))
-    if T == 1:
-        return [fn(items)]
-    parts = [items[len(items) * k // T:len(items) * (k + 1) // T] for k in range(T)]
-    with ThreadPoolExecutor(T - 1) as pool:
-        rest = [pool.submit(fn, part) for part in parts[1:]]
-        first = fn(parts[0])
-        return [first] + [future.result() for future in rest]

@@ -199,12 +199,11 @@ def test_weighted_moments_one_pass():
 
 
 @pytest.mark.parametrize("layout", ["float64", "float32", "fortran", "int"])
-@pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_weighted_moments_on_threads_and_layouts(layout, n_threads):
+def test_weighted_moments_in_every_layout(layout):
     """The compiled block pass (C-contiguous float32/float64) and the NumPy
-    one (anything else), on 1 to 3 threads: NumPy's weighted mean and
-    variance to rounding, with a large offset that a one-pass Σx² − n·mean²
-    would lose; the same result on every run for a fixed thread count."""
+    one (anything else): NumPy's weighted mean and variance to rounding,
+    with a large offset that a one-pass Σx² − n·mean² would lose, and blocks
+    without weight skipped."""
     rng = np.random.default_rng(5)
     X = 1e4 + rng.normal(size=(20011, 40))
     if layout == "float32":
@@ -215,7 +214,7 @@ def test_weighted_moments_on_threads_and_layouts(layout, n_threads):
         X = np.round(X).astype(np.int64)
     w = rng.uniform(0, 2, X.shape[0])
     w[:5000] = 0.0          # whole blocks without weight
-    moments = weighted_moments(X, w, n_threads)
+    moments = weighted_moments(X, w)
     mean, scale = location_and_scale(moments)
     X64 = X.astype(np.float64)
     expected_mean = np.average(X64, axis=0, weights=w)
@@ -223,9 +222,6 @@ def test_weighted_moments_on_threads_and_layouts(layout, n_threads):
     assert moments[0] == pytest.approx(w.sum(), rel=1e-12)
     _close(mean, expected_mean, 1e-12)
     _close(scale, expected_std, 1e-9)
-    again = weighted_moments(X, w, n_threads)
-    for a, b in zip(moments, again):
-        np.testing.assert_array_equal(a, b)
 
 
 ESTIMATORS = ["LinearRegression", "LogisticRegression", "Perceptron", "MulticlassPerceptron",
