@@ -1297,7 +1297,7 @@ def column_moments(X, sample_weight=None):
     if indptr.shape[0] != n + 1 or indices.shape[0] != data.shape[0]:
         raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
     sums, squares = np.zeros(m), np.zeros(m)
-    total = _column_sums(data, indices, indptr, sw, sums, squares)
+    total = _column_sums(data, indices, indptr, sw, sums, squares, _canonical(X))
     if not total > 0:
         return 0.0, np.zeros(m), np.zeros(m)
     mean = sums / total
@@ -1306,16 +1306,18 @@ def column_moments(X, sample_weight=None):
 
 
 def _column_sums(const floating[::1] data, const index_t[::1] indices,
-                 const index_t[::1] indptr, sw_obj, double[::1] sums, double[::1] squares):
+                 const index_t[::1] indptr, sw_obj, double[::1] sums, double[::1] squares,
+                 bint canonical):
     # sums += Σ_i w_i x_ij, squares += Σ_i w_i x_ij²; a row that repeats an
-    # index has its entries added up first (x_ij is their sum, as scipy reads it)
+    # index has its entries added up first (x_ij is their sum, as scipy reads
+    # it); ``canonical``: X's rows repeat no index (no need to look)
     cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col
     cdef const double[::1] sw_v
     cdef const double* sw = NULL
     cdef double w, x, total = 0.0
-    cdef bint repeated
-    cdef Py_ssize_t[::1] mark = np.full(m, -1, dtype=np.intp)   # the last row seen
-    cdef double[::1] row_value = np.zeros(m)
+    cdef bint repeated = False
+    cdef Py_ssize_t[::1] mark = np.full(1 if canonical else m, -1, dtype=np.intp)
+    cdef double[::1] row_value = np.zeros(1 if canonical else m)
     if sw_obj is not None:
         sw_v = sw_obj
         sw = &sw_v[0]
@@ -1324,11 +1326,13 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
             w = 1.0 if sw == NULL else sw[i]
             total += w
             repeated = False
-            for k in range(indptr[i], indptr[i + 1]):
-                col = indices[k]
-                if mark[col] == i:
-                    repeated = True
-                mark[col] = i
+            if not canonical:
+                for k in range(indptr[i], indptr[i + 1]):
+                    col = indices[k]
+                    # mark: the last row seen with this column
+                    if mark[col] == i:
+                        repeated = True
+                    mark[col] = i
             if not repeated:
                 for k in range(indptr[i], indptr[i + 1]):
                     x = data[k]
@@ -1359,27 +1363,44 @@ def row_square_norms(X, mean=None, scale=None):
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1]
     if X.indptr.shape[0] != n + 1 or X.indices.shape[0] != X.data.shape[0]:
         raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
-    inv2 = np.ones(m) if scale is None else 1.0 / (np.asarray(scale, dtype=np.float64) ** 2)
-    mu_inv2 = None if mean is None else np.asarray(mean, dtype=np.float64) * inv2
+    inv2 = None if scale is None else 1.0 / (np.asarray(scale, dtype=np.float64) ** 2)
+    mu_inv2 = None if mean is None else np.asarray(mean, dtype=np.float64) * (
+        1.0 if inv2 is None else inv2)
     constant = 0.0 if mean is None else float(np.sum(np.asarray(mean) * mu_inv2))
     out = np.empty(n)
-    _row_square_norms(X.data, X.indices, X.indptr, inv2, mu_inv2, constant, out)
+    _row_square_norms(X.data, X.indices, X.indptr, m, inv2, mu_inv2, constant, out,
+                      _canonical(X))
     return out
 
 
+def _canonical(X):
+    """True when X's rows hold each column once, sorted (scipy's
+    ``has_canonical_format``: one sequential read of the indices the first
+    time, then remembered by X), so that a pass need not look for repeated
+    indices, a random write per nonzero."""
+    return bool(X.has_canonical_format)
+
+
 def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
-                      const index_t[::1] indptr, const double[::1] inv2, mu_obj,
-                      double constant, double[::1] out):
-    cdef Py_ssize_t n = indptr.shape[0] - 1, m = inv2.shape[0], i, k, col
-    cdef const double[::1] mu_v
+                      const index_t[::1] indptr, Py_ssize_t m, inv2_obj, mu_obj,
+                      double constant, double[::1] out, bint canonical):
+    # out_i = Σ_k x_ik² inv2_k − 2 Σ_k x_ik mu_k + constant (clipped at 0), with
+    # inv2 = 1 / scale² (None: 1) and mu = mean / scale² (None: 0); a row that
+    # repeats an index has its entries added up first (unless ``canonical``)
+    cdef Py_ssize_t n = indptr.shape[0] - 1, i, k, col
+    cdef const double[::1] mu_v, inv2_v
     cdef const double* mu = NULL
+    cdef const double* inv2 = NULL
     cdef double sq, lin, x
     cdef bint repeated
-    cdef Py_ssize_t[::1] mark = np.full(m, -1, dtype=np.intp)   # the last row seen
-    cdef double[::1] row_value = np.zeros(m)
+    cdef Py_ssize_t[::1] mark = np.full(1 if canonical else m, -1, dtype=np.intp)
+    cdef double[::1] row_value = np.zeros(1 if canonical else m)
     if mu_obj is not None:
         mu_v = mu_obj
         mu = &mu_v[0]
+    if inv2_obj is not None:
+        inv2_v = inv2_obj
+        inv2 = &inv2_v[0]
     with nogil:
         for i in range(n):
             sq = 0.0
@@ -1387,16 +1408,21 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
             repeated = False
             for k in range(indptr[i], indptr[i + 1]):
                 col = indices[k]
-                if mark[col] == i:
-                    repeated = True
-                mark[col] = i
+                if not canonical:
+                    # mark: the last row seen with this column
+                    if mark[col] == i:
+                        repeated = True
+                    mark[col] = i
                 if mu != NULL:
                     lin += data[k] * mu[col]
-            if not repeated:
+                if canonical:
+                    x = data[k]
+                    sq += x * x if inv2 == NULL else x * x * inv2[col]
+            if not canonical and not repeated:
                 for k in range(indptr[i], indptr[i + 1]):
                     x = data[k]
-                    sq += x * x * inv2[indices[k]]
-            else:
+                    sq += x * x if inv2 == NULL else x * x * inv2[indices[k]]
+            elif not canonical:
                 for k in range(indptr[i], indptr[i + 1]):
                     row_value[indices[k]] = 0.0
                 for k in range(indptr[i], indptr[i + 1]):
@@ -1405,7 +1431,7 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
                     col = indices[k]
                     if mark[col] == i:          # the column's first entry in the row
                         x = row_value[col]
-                        sq += x * x * inv2[col]
+                        sq += x * x if inv2 == NULL else x * x * inv2[col]
                         mark[col] = -2
             sq += constant - 2.0 * lin
             out[i] = sq if sq > 0.0 else 0.0

@@ -477,7 +477,13 @@ def test_csr_row_norms_are_the_dense_rows_norms(standardized):
     mean = rng.normal(size=7) if standardized else None
     scale = rng.uniform(0.5, 2, size=7) if standardized else None
     Z = (dense - (0 if mean is None else mean)) / (1 if scale is None else scale)
+    assert not A.has_canonical_format
     np.testing.assert_allclose(_sparse_fast.row_square_norms(A, mean, scale),
+                               np.einsum("ij,ij->i", Z, Z), rtol=1e-12, atol=1e-12)
+    # a canonical X (sorted, no repeats) takes the pass that does not look
+    assert X.has_canonical_format
+    Z = (X.toarray() - (0 if mean is None else mean)) / (1 if scale is None else scale)
+    np.testing.assert_allclose(_sparse_fast.row_square_norms(X, mean, scale),
                                np.einsum("ij,ij->i", Z, Z), rtol=1e-12, atol=1e-12)
 
 
