@@ -468,11 +468,10 @@ cdef bint SEQUENTIAL_SLICES = False
 def _sequential_slices(bint on):
     """(For the tests) run a parallel per-sample epoch's slices one after
     another (True) or on their threads (False, the default); returns the
-    previous setting."""
+    previous setting. (``fastlin._sparse_fast`` has the same switch.)"""
     global SEQUENTIAL_SLICES
-    previous = SEQUENTIAL_SLICES
-    SEQUENTIAL_SLICES = on
-    return previous
+    SEQUENTIAL_SLICES, on = on, SEQUENTIAL_SLICES
+    return on
 
 
 cdef struct Threads:

@@ -706,18 +706,15 @@ cdef enum:
     LANE_ARRAYS = 16
     LANE_PAD = 16
 
-# For the tests: True runs the lanes one after another on the calling thread.
+# For the tests: True runs the lanes one after another on the calling thread
+# (set through ``_sequential_slices(on)``, which returns the previous setting).
 cdef bint SEQUENTIAL_SLICES = False
 
 
 def _sequential_slices(bint on):
-    """(For the tests) run a parallel per-sample epoch's lanes one after
-    another (True) or on their threads (False, the default); returns the
-    previous setting."""
     global SEQUENTIAL_SLICES
-    previous = SEQUENTIAL_SLICES
-    SEQUENTIAL_SLICES = on
-    return previous
+    SEQUENTIAL_SLICES, on = on, SEQUENTIAL_SLICES
+    return on
 
 
 cdef struct Lane:
@@ -1282,6 +1279,38 @@ def _run_gradient(const floating[::1] data, const index_t[::1] indices,
     return total / n + (0.5 * alpha * sq if alpha != 0 else 0.0), grad_W_arr, grad_b_arr
 
 
+cdef Py_ssize_t _summed_row(const floating* data, const index_t* indices,
+                            Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t i, Py_ssize_t* mark,
+                            double* row_value, Py_ssize_t* cols,
+                            double* values) noexcept nogil:
+    # row i's entries data[lo:hi] at indices[lo:hi] (marked mark[col] = i by
+    # the caller) with a repeated column's entries summed, as scipy reads
+    # them: (cols, values)[:count], count returned; row_value (m,) scratch
+    cdef Py_ssize_t k, col, count = 0
+    for k in range(lo, hi):
+        row_value[indices[k]] = 0.0
+    for k in range(lo, hi):
+        row_value[indices[k]] += data[k]
+    for k in range(lo, hi):
+        col = indices[k]
+        if mark[col] == i:          # the column's first entry in the row
+            cols[count] = col
+            values[count] = row_value[col]
+            count += 1
+            mark[col] = -2
+    return count
+
+
+def _row_scratch(indptr, Py_ssize_t m, bint canonical):
+    """(mark (m,) intp of -1, row_value (m,), cols, values (the longest row))
+    for a pass that sums a row's repeated indices; all of length 1 when X is
+    canonical (the pass does not look)."""
+    longest = 1 if canonical or len(indptr) < 2 else max(1, int(np.diff(indptr).max()))
+    size = 1 if canonical else m
+    return (np.full(size, -1, dtype=np.intp), np.zeros(size),
+            np.empty(longest, dtype=np.intp), np.empty(longest))
+
+
 def column_moments(X, sample_weight=None):
     """(Σ w, mean, M2) of the columns of a CSR X (float64 (m,) arrays), the
     implicit zeros counted as values 0 and a repeated index as the sum of its
@@ -1311,13 +1340,14 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
     # sums += Σ_i w_i x_ij, squares += Σ_i w_i x_ij²; a row that repeats an
     # index has its entries added up first (x_ij is their sum, as scipy reads
     # it); ``canonical``: X's rows repeat no index (no need to look)
-    cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col
+    cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col, count
     cdef const double[::1] sw_v
     cdef const double* sw = NULL
     cdef double w, x, total = 0.0
-    cdef bint repeated = False
-    cdef Py_ssize_t[::1] mark = np.full(1 if canonical else m, -1, dtype=np.intp)
-    cdef double[::1] row_value = np.zeros(1 if canonical else m)
+    cdef bint repeated
+    cdef Py_ssize_t[::1] mark, cols
+    cdef double[::1] row_value, values
+    mark, row_value, cols, values = _row_scratch(indptr, m, canonical)
     if sw_obj is not None:
         sw_v = sw_obj
         sw = &sw_v[0]
@@ -1339,17 +1369,12 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
                     sums[indices[k]] += w * x
                     squares[indices[k]] += w * x * x
                 continue
-            for k in range(indptr[i], indptr[i + 1]):
-                row_value[indices[k]] = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                row_value[indices[k]] += data[k]
-            for k in range(indptr[i], indptr[i + 1]):
-                col = indices[k]
-                if mark[col] == i:          # the column's first entry in the row
-                    x = row_value[col]
-                    sums[col] += w * x
-                    squares[col] += w * x * x
-                    mark[col] = -2
+            count = _summed_row(&data[0], &indices[0], indptr[i], indptr[i + 1], i, &mark[0],
+                                &row_value[0], &cols[0], &values[0])
+            for k in range(count):
+                x = values[k]
+                sums[cols[k]] += w * x
+                squares[cols[k]] += w * x * x
     return total
 
 
@@ -1387,14 +1412,15 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
     # out_i = Σ_k x_ik² inv2_k − 2 Σ_k x_ik mu_k + constant (clipped at 0), with
     # inv2 = 1 / scale² (None: 1) and mu = mean / scale² (None: 0); a row that
     # repeats an index has its entries added up first (unless ``canonical``)
-    cdef Py_ssize_t n = indptr.shape[0] - 1, i, k, col
+    cdef Py_ssize_t n = indptr.shape[0] - 1, i, k, col, count
     cdef const double[::1] mu_v, inv2_v
     cdef const double* mu = NULL
     cdef const double* inv2 = NULL
     cdef double sq, lin, x
     cdef bint repeated
-    cdef Py_ssize_t[::1] mark = np.full(1 if canonical else m, -1, dtype=np.intp)
-    cdef double[::1] row_value = np.zeros(1 if canonical else m)
+    cdef Py_ssize_t[::1] mark, cols
+    cdef double[::1] row_value, values
+    mark, row_value, cols, values = _row_scratch(indptr, m, canonical)
     if mu_obj is not None:
         mu_v = mu_obj
         mu = &mu_v[0]
@@ -1423,16 +1449,11 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
                     x = data[k]
                     sq += x * x if inv2 == NULL else x * x * inv2[indices[k]]
             elif not canonical:
-                for k in range(indptr[i], indptr[i + 1]):
-                    row_value[indices[k]] = 0.0
-                for k in range(indptr[i], indptr[i + 1]):
-                    row_value[indices[k]] += data[k]
-                for k in range(indptr[i], indptr[i + 1]):
-                    col = indices[k]
-                    if mark[col] == i:          # the column's first entry in the row
-                        x = row_value[col]
-                        sq += x * x if inv2 == NULL else x * x * inv2[col]
-                        mark[col] = -2
+                count = _summed_row(&data[0], &indices[0], indptr[i], indptr[i + 1], i,
+                                    &mark[0], &row_value[0], &cols[0], &values[0])
+                for k in range(count):
+                    x = values[k]
+                    sq += x * x if inv2 == NULL else x * x * inv2[cols[k]]
             sq += constant - 2.0 * lin
             out[i] = sq if sq > 0.0 else 0.0
 
