@@ -125,4 +125,3 @@ def _one_blas_thread():
             if _blas["users"] == 0:
                 _blas["limiter"].restore_original_limits()
                 _blas["limiter"] = None
-

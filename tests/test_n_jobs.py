@@ -530,3 +530,35 @@ def test_parallel_fit_beside_a_python_thread():
     for p, q in zip(fitted_arrays(results["full"]), alone):
         np.testing.assert_array_equal(p, q)
     assert results["sample"].score(X, y) > 0.85
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_fit_holds_blas_to_one_thread_while_its_kernels_run(monkeypatch, sparse):
+    """With n_jobs=2 every epoch of a fit runs with the loaded BLAS limited
+    to one thread (a threaded BLAS call between epochs would leave its
+    threads spinning on the kernel's cores), and BLAS's thread counts end as
+    they began; with n_jobs=1 BLAS is left as it is."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    kernel = _kernel(sparse)
+    seen = []
+    real = kernel.sgd_epoch
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, "sgd_epoch", spy)
+    X, y = make_data("LogisticRegression-log", n=600, m=10)
+    X = _rows(X, sparse, fill=0.5) if sparse else X
+    quiet_fit(make("LogisticRegression-log", n_jobs=2, max_iter=3), X, y)
+    assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
+    seen.clear()
+    quiet_fit(make("LogisticRegression-log", n_jobs=1, max_iter=3), X, y)
+    assert seen == [before] * 3
