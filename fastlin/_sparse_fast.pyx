@@ -1388,10 +1388,11 @@ def row_square_norms(X, mean=None, scale=None):
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1]
     if X.indptr.shape[0] != n + 1 or X.indices.shape[0] != X.data.shape[0]:
         raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
-    inv2 = None if scale is None else 1.0 / (np.asarray(scale, dtype=np.float64) ** 2)
-    mu_inv2 = None if mean is None else np.asarray(mean, dtype=np.float64) * (
+    # the kernels index them by X's columns: float64 (m,) exactly, or an error
+    inv2 = None if scale is None else 1.0 / _check_array("scale", scale, np.float64, (m,)) ** 2
+    mu_inv2 = None if mean is None else _check_array("mean", mean, np.float64, (m,)) * (
         1.0 if inv2 is None else inv2)
-    constant = 0.0 if mean is None else float(np.sum(np.asarray(mean) * mu_inv2))
+    constant = 0.0 if mean is None else float(np.sum(mean * mu_inv2))
     out = np.empty(n)
     _row_square_norms(X.data, X.indices, X.indptr, m, inv2, mu_inv2, constant, out,
                       _canonical(X))

@@ -507,3 +507,16 @@ def test_dense_row_norms_are_numpys(dtype):
     np.testing.assert_allclose(_linear_fast.row_square_norms(X[:100]),
                                np.einsum("ij,ij->i", X[:100].astype(np.float64),
                                          X[:100].astype(np.float64)), rtol=1e-12)
+
+
+def test_row_norms_reject_statistics_of_the_wrong_shape_or_dtype():
+    """Both compiled row-norm passes index mean and scale by X's columns:
+    anything but float64 (m,) is a named error, never a read past the end."""
+    X = np.ones((5, 4))
+    for kernel, A in ((_linear_fast, X), (_sparse_fast, sp.csr_matrix(X))):
+        with pytest.raises(ValueError, match="mean"):
+            kernel.row_square_norms(A, np.zeros(3), None)
+        with pytest.raises(ValueError, match="scale"):
+            kernel.row_square_norms(A, None, np.ones(6))
+        with pytest.raises(TypeError, match="scale"):
+            kernel.row_square_norms(A, None, np.ones(4, dtype=np.float32))
