@@ -939,10 +939,25 @@ def prior_loss(labels, w, n_classes, n):
     return float(total * -(p * np.log(p)).sum() / n)
 
 
+def row_block(X, start, stop):
+    """Rows start..stop of X without copying its entries: a view of a dense
+    X; for a CSR, a matrix of the same class over slices of X's own data
+    and indices (only the block's indptr is new). (scipy's slicing, and its
+    constructor given slices, copy the nonzeros.)"""
+    if not _is_sparse(X):
+        return X[start:stop]
+    lo, hi = X.indptr[start], X.indptr[stop]
+    block = type(X)((stop - start, X.shape[1]), dtype=X.dtype)
+    block.indptr = X.indptr[start:stop + 1] - lo
+    block.indices = X.indices[lo:hi]
+    block.data = X.data[lo:hi]
+    return block
+
+
 def blockwise_accuracy(predict, X, y, w):
     """The (weighted) accuracy of ``predict`` over X's rows, in blocks of
-    rows: 8192 of a dense X (views), or of a CSR as many as hold about 1/128
-    of its nonzeros (each block's copy small)."""
+    rows (``row_block``): 8192 of a dense X, or of a CSR as many as hold
+    about 1/128 of its nonzeros."""
     n = X.shape[0]
     step = 1 << 13
     if _is_sparse(X):
@@ -950,8 +965,9 @@ def blockwise_accuracy(predict, X, y, w):
         step = max(1, n * max(1 << 12, nnz // 128) // nnz)
     hits = 0.0
     for start in range(0, n, step):
-        right = predict(X[start:start + step]) == y[start:start + step]
-        hits += right.sum() if w is None else float(w[start:start + step] @ right)
+        stop = min(start + step, n)
+        right = predict(row_block(X, start, stop)) == y[start:stop]
+        hits += right.sum() if w is None else float(w[start:stop] @ right)
     return float(hits / (n if w is None else np.sum(w, dtype=np.float64)))
 
 
@@ -974,8 +990,9 @@ class SGDEstimator(Estimator):
       identity order); returns (data loss, t);
     * ``_state_arrays(state)``: the arrays the divergence check looks at;
     * ``_publish(state)``: the fitted attributes (``coef_`` ...);
-    * ``_predict_state(state, X)``: what ``predict`` would give (class
-      indices) with the parameters in ``state`` (early stopping's score);
+    * ``_state_predictor(state)``: a function of X giving what ``predict``
+      would give (class indices) with the parameters in ``state`` (early
+      stopping's score, the perceptrons' training accuracy);
     * ``_baseline_loss(y, sw, n_outputs)``: the loss of the best constant
       prediction, or None (the convergence verdict);
     * ``_set_initial_params(state, **init)``: when their ``fit`` takes initial
@@ -1359,7 +1376,7 @@ class SGDEstimator(Estimator):
     def _validation_score(self, state, X_val, y_val, w_val):
         """The score of the parameters in ``state`` on the held-out rows:
         accuracy (classifiers) or R² (regressors), weighted by ``w_val``."""
-        return prediction_score(self._predict_state(state, X_val), y_val, w_val,
+        return prediction_score(self._state_predictor(state)(X_val), y_val, w_val,
                                 self._estimator_type == "classifier")
 
     def _baseline_loss(self, y, sw, n_outputs):
@@ -1406,8 +1423,7 @@ class SGDEstimator(Estimator):
                         f"gives {baseline:.4g})"), True
             return None
         if baseline is None and classifier and not hasattr(X, "chunk_seeds"):
-            accuracy = blockwise_accuracy(lambda block: self._predict_state(state, block),
-                                          X, y, sw)
+            accuracy = blockwise_accuracy(self._state_predictor(state), X, y, sw)
             chance = majority_share(y, sw)
             if accuracy <= chance:
                 return (f"its training accuracy {accuracy:.4g} is no better than always "

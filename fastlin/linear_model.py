@@ -467,16 +467,21 @@ class _LinearSGD(SGDEstimator):
         self.coef_ = W[:, 0] if self._estimator_type == "regressor" else W.T
         self.intercept_ = b
 
-    def _predict_state(self, state, X):
-        """What ``predict`` would give with the parameters in ``state``: ŷ
-        for the regressor, the class index for a classifier."""
+    def _state_predictor(self, state):
+        """X -> what ``predict`` would give with the parameters in ``state``:
+        ŷ for the regressor, the class index for a classifier (the model in
+        X's space is formed once, here)."""
         W, b = self._model(state)
-        S = affine_scores(X, W, b)
-        if self._estimator_type == "regressor":
-            return S[:, 0]
-        if S.shape[1] == 1:
-            return (S[:, 0] >= 0).astype(np.intp)
-        return S.argmax(axis=1)
+        regressor = self._estimator_type == "regressor"
+
+        def predict(X):
+            S = affine_scores(X, W, b)
+            if regressor:
+                return S[:, 0]
+            if S.shape[1] == 1:
+                return (S[:, 0] >= 0).astype(np.intp)
+            return S.argmax(axis=1)
+        return predict
 
     def _baseline_loss(self, y, sw, n_outputs):
         """The training loss of the best constant score, a mean over the rows

@@ -286,10 +286,11 @@ default="constant"
         self.coefs_ = [W, V]
         self.intercepts_ = [b1, b2]
 
-    def _predict_state(self, state, X):
-        """The class index ``predict`` would give with the parameters in ``state``."""
+    def _state_predictor(self, state):
+        """X -> the class index ``predict`` would give with the parameters in
+        ``state`` (the first layer for raw X formed once, here)."""
         W, b1, V, b2 = self._network(state)
-        return affine_scores(sigmoid(affine_scores(X, W, b1)), V, b2).argmax(axis=1)
+        return lambda X: affine_scores(sigmoid(affine_scores(X, W, b1)), V, b2).argmax(axis=1)
 
     def _baseline_loss(self, y, sw, n_outputs):
         """The cross-entropy of the class prior (the output biases alone can

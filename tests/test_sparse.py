@@ -331,6 +331,47 @@ def test_fit_does_not_copy_the_csr(name, batch_size):
     assert grown <= 0.10 * _csr_bytes(X) + 6 * m * c * 8
 
 
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_row_block_is_a_view_of_the_csr(container):
+    """A block of CSR rows reads X's own data and indices (scipy's slicing
+    copies them) and equals the slice, empty rows and the last block too."""
+    from fastlin._base import row_block
+
+    X = container(sp.random(300, 40, density=0.1, format="csr", random_state=3))
+    X.indptr[50:60] = X.indptr[50]          # ten empty rows
+    X = container((X.data[:X.indptr[-1]], X.indices[:X.indptr[-1]], X.indptr), shape=X.shape)
+    for start, stop in [(0, 64), (45, 61), (50, 60), (256, 300), (299, 300)]:
+        block = row_block(X, start, stop)
+        assert type(block) is type(X) and block.shape == (stop - start, 40)
+        assert np.shares_memory(block.data, X.data) or block.nnz == 0
+        assert np.shares_memory(block.indices, X.indices) or block.nnz == 0
+        np.testing.assert_array_equal(block.toarray(), X[start:stop].toarray())
+
+
+def test_end_of_fit_accuracy_forms_the_model_once(monkeypatch):
+    """The perceptrons' closing training-accuracy pass over many CSR blocks
+    converts the model to X's space once, not once per block (which cost
+    a multi-class fit on 2^18 columns several times its epoch)."""
+    import fastlin._base as base
+    from fastlin import linear_model
+
+    rng = np.random.default_rng(0)
+    X = sp.random(4000, 3000, density=0.05, format="csr", random_state=4)
+    y = rng.integers(0, 4, 4000)
+    calls = []
+    real = base.to_original_space
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(linear_model, "to_original_space", counting)
+    est = make("MulticlassPerceptron", max_iter=1, standardize=True)
+    fit(est, X, y)
+    n_blocks = -(-X.shape[0] // max(1, X.shape[0] * max(1 << 12, X.nnz // 128) // X.nnz))
+    assert n_blocks > 8 and len(calls) <= 2       # the accuracy pass and coef_
+
+
 def test_prediction_does_not_densify():
     rng = np.random.default_rng(0)
     X = sp.random(2000, 5000, density=0.01, format="csr", random_state=2)
