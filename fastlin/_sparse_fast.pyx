@@ -1325,24 +1325,25 @@ def column_moments(X, sample_weight=None):
         raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
     if indptr.shape[0] != n + 1 or indices.shape[0] != data.shape[0]:
         raise ValueError("X's data, indices and indptr do not describe a CSR of its shape")
-    sums, squares = np.zeros(m), np.zeros(m)
-    total = _column_sums(data, indices, indptr, sw, sums, squares, _canonical(X))
+    # a column's two sums side by side: one cache line per nonzero
+    sums = np.zeros((m, 2))
+    total = _column_sums(data, indices, indptr, sw, sums, _canonical(X))
     if not total > 0:
         return 0.0, np.zeros(m), np.zeros(m)
-    mean = sums / total
-    M2 = np.maximum(squares - total * mean * mean, 0.0)
+    mean = sums[:, 0] / total
+    M2 = np.maximum(sums[:, 1] - total * mean * mean, 0.0)
     return total, mean, M2
 
 
 def _column_sums(const floating[::1] data, const index_t[::1] indices,
-                 const index_t[::1] indptr, sw_obj, double[::1] sums, double[::1] squares,
-                 bint canonical):
-    # sums += Σ_i w_i x_ij, squares += Σ_i w_i x_ij²; a row that repeats an
-    # index has its entries added up first (x_ij is their sum, as scipy reads
-    # it); ``canonical``: X's rows repeat no index (no need to look)
+                 const index_t[::1] indptr, sw_obj, double[:, ::1] sums, bint canonical):
+    # sums[j] += (Σ_i w_i x_ij, Σ_i w_i x_ij²); a row that repeats an index
+    # has its entries added up first (x_ij is their sum, as scipy reads it);
+    # ``canonical``: X's rows repeat no index (no need to look)
     cdef Py_ssize_t n = indptr.shape[0] - 1, m = sums.shape[0], i, k, col, count
     cdef const double[::1] sw_v
     cdef const double* sw = NULL
+    cdef double* acc = &sums[0, 0] if m > 0 else NULL
     cdef double w, x, total = 0.0
     cdef bint repeated
     cdef Py_ssize_t[::1] mark, cols
@@ -1365,16 +1366,17 @@ def _column_sums(const floating[::1] data, const index_t[::1] indices,
                     mark[col] = i
             if not repeated:
                 for k in range(indptr[i], indptr[i + 1]):
-                    x = data[k]
-                    sums[indices[k]] += w * x
-                    squares[indices[k]] += w * x * x
+                    x = w * data[k]
+                    col = 2 * indices[k]
+                    acc[col] += x
+                    acc[col + 1] += x * data[k]
                 continue
             count = _summed_row(&data[0], &indices[0], indptr[i], indptr[i + 1], i, &mark[0],
                                 &row_value[0], &cols[0], &values[0])
             for k in range(count):
-                x = values[k]
-                sums[cols[k]] += w * x
-                squares[cols[k]] += w * x * x
+                x = w * values[k]
+                acc[2 * cols[k]] += x
+                acc[2 * cols[k] + 1] += x * values[k]
     return total
 
 
@@ -1412,9 +1414,12 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
                       double constant, double[::1] out, bint canonical):
     # out_i = Σ_k x_ik² inv2_k − 2 Σ_k x_ik mu_k + constant (clipped at 0), with
     # inv2 = 1 / scale² (None: 1) and mu = mean / scale² (None: 0); a row that
-    # repeats an index has its entries added up first (unless ``canonical``)
-    cdef Py_ssize_t n = indptr.shape[0] - 1, i, k, col, count
+    # repeats an index has its entries added up first (unless ``canonical``).
+    # With both, a column's inv2 and mu are read side by side from one (m, 2)
+    # array (one cache line per nonzero): column col's at [st·col], st = 2.
+    cdef Py_ssize_t n = indptr.shape[0] - 1, i, k, col, count, st = 1
     cdef const double[::1] mu_v, inv2_v
+    cdef double[:, ::1] both
     cdef const double* mu = NULL
     cdef const double* inv2 = NULL
     cdef double sq, lin, x
@@ -1422,10 +1427,13 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t[::1] mark, cols
     cdef double[::1] row_value, values
     mark, row_value, cols, values = _row_scratch(indptr, m, canonical)
-    if mu_obj is not None:
+    if mu_obj is not None and inv2_obj is not None and m > 0:
+        both = np.column_stack([inv2_obj, mu_obj])
+        inv2, mu, st = &both[0, 0], &both[0, 1], 2
+    elif mu_obj is not None:
         mu_v = mu_obj
         mu = &mu_v[0]
-    if inv2_obj is not None:
+    elif inv2_obj is not None:
         inv2_v = inv2_obj
         inv2 = &inv2_v[0]
     with nogil:
@@ -1441,20 +1449,20 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
                         repeated = True
                     mark[col] = i
                 if mu != NULL:
-                    lin += data[k] * mu[col]
+                    lin += data[k] * mu[st * col]
                 if canonical:
                     x = data[k]
-                    sq += x * x if inv2 == NULL else x * x * inv2[col]
+                    sq += x * x if inv2 == NULL else x * x * inv2[st * col]
             if not canonical and not repeated:
                 for k in range(indptr[i], indptr[i + 1]):
                     x = data[k]
-                    sq += x * x if inv2 == NULL else x * x * inv2[indices[k]]
+                    sq += x * x if inv2 == NULL else x * x * inv2[st * indices[k]]
             elif not canonical:
                 count = _summed_row(&data[0], &indices[0], indptr[i], indptr[i + 1], i,
                                     &mark[0], &row_value[0], &cols[0], &values[0])
                 for k in range(count):
                     x = values[k]
-                    sq += x * x if inv2 == NULL else x * x * inv2[cols[k]]
+                    sq += x * x if inv2 == NULL else x * x * inv2[st * cols[k]]
             sq += constant - 2.0 * lin
             out[i] = sq if sq > 0.0 else 0.0
 
