@@ -104,11 +104,12 @@ def _dense_norms(X):
     return row_square_norms
 
 
-def summarize(X, sw, mean, scale, intercept, k, features=True):
+def summarize(X, sw, mean, scale, intercept, k, features=True, n_threads=1):
     """(Σ_i r_i, the k largest r_i in decreasing order) of the rows of X
     (dense or CSR), with r_i = w_i (‖(x_i − mean) / scale‖² + intercept)
     (mean, scale None: 0 and 1; sw None: w_i = 1; ``features=False``: r_i =
-    w_i · intercept), in one pass of blocks."""
+    w_i · intercept), in one pass of blocks (a dense block's norms on
+    ``n_threads`` threads)."""
     n = X.shape[0]
     if features and getattr(X, "format", None) == "csr":
         r = _csr_terms(X, sw, mean, scale, intercept)
@@ -120,7 +121,7 @@ def summarize(X, sw, mean, scale, intercept, k, features=True):
     for start in range(0, n, rows):
         w = None if sw is None else np.asarray(sw[start:start + rows], dtype=np.float64)
         if norms is not None:
-            r = norms(X[start:start + rows], mean, scale)
+            r = norms(X[start:start + rows], mean, scale, n_threads)
             r += float(intercept)
             if w is not None:
                 r *= w
@@ -152,7 +153,8 @@ def batch_bound(summary, n, batch, worst_case=True):
     return max(float(top[:batch].mean()), float(top[0]) / 2)
 
 
-def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True):
+def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True,
+                     n_threads=1):
     """R for the rows the kernel trains on: X standardized by ``stats``
     ({"mean", "scale"} or None), the training weights ``sw`` and batches
     of ``batch`` rows (>= n: the full batch); ``intercept`` is the constant
@@ -160,7 +162,8 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     ``DaskData`` X is summarised chunk by chunk on its workers.
     ``features=False`` bounds the batch means of w_i · intercept alone (the
     network's output layer, whose inputs are bounded); ``worst_case=False``
-    gives the mean r_i (the losses of bounded slope)."""
+    gives the mean r_i (the losses of bounded slope). ``n_threads``: the
+    threads of the pass over a dense X."""
     n = X.shape[0]
     mean = None if stats is None else stats["mean"]
     scale = None if stats is None else stats["scale"]
@@ -168,7 +171,7 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     if hasattr(X, "row_summary"):
         summary = X.row_summary(mean, scale, intercept, k, features)
     else:
-        summary = summarize(X, sw, mean, scale, intercept, k, features)
+        summary = summarize(X, sw, mean, scale, intercept, k, features, n_threads)
     return batch_bound(summary, n, batch, worst_case)
 
 

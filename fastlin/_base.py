@@ -501,13 +501,14 @@ def check_sample_weight(sample_weight, n_samples, dtype):
 # --------------------------------------------------------------------------
 # standardization statistics and the change of space
 
-def weighted_moments(A, sw=None):
+def weighted_moments(A, sw=None, n_threads=1):
     """(Σ w, mean, M2) of the rows of A ((n, m), or (n,) for a target), in
     float64: mean = Σ w_i a_i / Σ w, M2 = Σ w_i (a_i − mean)², w = 1 when
-    ``sw`` is None. One pass over A in chunks of rows (each a float64 block
+    ``sw`` is None. One pass over A in blocks of rows (each a float64 block
     of at most ~1/128 of A, at least 4096 entries; the compiled
-    ``fastlin._linear_fast.block_moments`` where it applies), merged as Chan
-    et al.'s pairwise update: no copy of A."""
+    ``fastlin._linear_fast.block_moments`` where it applies, ``n_threads``
+    blocks at a time), merged in order as Chan et al.'s pairwise update: no
+    copy of A, and the same result for any ``n_threads``."""
     if _is_sparse(A):
         return _sparse_weighted_moments(A, sw)
     A2 = A.reshape(A.shape[0], -1)
@@ -515,13 +516,12 @@ def weighted_moments(A, sw=None):
     rows = max(1, max(1 << 12, min(1 << 20, A2.size // 128)) // m)
 
     compiled = _compiled_pass("block_moments", A2)
+    slab = rows * (n_threads if compiled is not None else 1)
     total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
-    for start in range(0, n, rows):
-        w = None if sw is None else sw[start:start + rows].astype(np.float64)
+    for start in range(0, n, slab):
+        w = None if sw is None else sw[start:start + slab].astype(np.float64)
         if compiled is not None:
-            w_c, mean_c, M2_c = compiled(A2[start:start + rows], w)
-            if not w_c > 0:
-                continue
+            blocks = zip(*compiled(A2[start:start + slab], w, rows, n_threads))
         else:
             block = A2[start:start + rows].astype(np.float64)
             w_c = float(block.shape[0]) if w is None else float(w.sum())
@@ -530,8 +530,10 @@ def weighted_moments(A, sw=None):
             mean_c = (block.sum(axis=0) if w is None else w @ block) / w_c
             block -= mean_c
             np.square(block, out=block)
-            M2_c = block.sum(axis=0) if w is None else w @ block
-        total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
+            blocks = [(w_c, mean_c, block.sum(axis=0) if w is None else w @ block)]
+        for w_c, mean_c, M2_c in blocks:
+            if w_c > 0:
+                total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
     return total, mean, M2
 
 
@@ -1202,7 +1204,8 @@ class SGDEstimator(Estimator):
         if rows is not None:        # the statistics of the training rows only
             moment_weight = np.zeros(n_samples, dtype=X.dtype)
             moment_weight[rows] = 1 if sw is None else sw[rows]
-        stats = self._standardization(X, y, moment_weight, partial, first)
+        n_threads = kernel_threads(self.n_jobs, module)
+        stats = self._standardization(X, y, moment_weight, partial, first, n_threads)
         if partial:
             baseline = None
         elif hasattr(X, "baseline_sample"):   # dask: from the workers' summaries
@@ -1219,7 +1222,7 @@ class SGDEstimator(Estimator):
             # the previous fit's parameters, in the space of these statistics
             self._change_space(state, getattr(self, "_stats", None), stats)
         state["stats"] = stats
-        state["n_threads"] = kernel_threads(self.n_jobs, module)
+        state["n_threads"] = n_threads
         if init is not None:
             self._set_initial_params(state, **init)
         batch = n_train if self.batch_size is None else min(self.batch_size, n_train)
@@ -1476,12 +1479,12 @@ class SGDEstimator(Estimator):
 
     # ---- standardization
 
-    def _standardization(self, X, y, sw, partial, first):
+    def _standardization(self, X, y, sw, partial, first, n_threads=1):
         """The statistics the fit trains with, {"mean", "scale"} (float64
         (m,)) and for a regressor {"y_mean", "y_scale"} (floats), or None
         (``standardize=False``): from one pass over X weighted by the
-        training weights; a ``partial_fit`` after the first keeps the first
-        call's."""
+        training weights (on ``n_threads`` threads); a ``partial_fit`` after
+        the first keeps the first call's."""
         if partial and not first:
             return self._stats
         if not self.standardize:
@@ -1490,7 +1493,7 @@ class SGDEstimator(Estimator):
         if hasattr(X, "moments"):       # dask: reduced on the workers
             x_moments, y_moments = X.moments(regressor)
         else:
-            x_moments = weighted_moments(X, sw)
+            x_moments = weighted_moments(X, sw, n_threads)
             y_moments = weighted_moments(y, sw) if regressor else None
         mean, scale = location_and_scale(x_moments)
         stats = {"mean": mean, "scale": scale}

@@ -1552,48 +1552,98 @@ def _py_loss(int kind, s, y):
 
 
 # ---------------------------------------------------------------------------
-# Passes over a block of rows for the estimators (standardization statistics,
-# the automatic step's row norms): compiled and without the GIL, so that the
-# estimator's threads (``fastlin._parallel.in_parts``) run them side by side
+# Passes over blocks of rows for the estimators (standardization statistics,
+# the automatic step's row norms): compiled, without the GIL, and on
+# ``n_threads`` threads whose results do not depend on their number (each
+# block's moments, and each row's norm, are summed as one thread sums them)
 # ---------------------------------------------------------------------------
 
-def block_moments(const floating[:, ::1] A, sw=None):
-    """(Σ w, mean, M2) of the rows of the block A ((rows, m), C-contiguous),
-    float64: mean = Σ w_i a_i / Σ w, then M2 = Σ w_i (a_i − mean)² (two
-    passes over the block, which the caller keeps small enough for the
-    cache); ``sw`` (rows,) or None (w = 1)."""
-    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], i, j
+cdef double _block_moments(const floating* A, Py_ssize_t n, Py_ssize_t m, const double* w,
+                           double* mean, double* M2) noexcept nogil:
+    # Σ w of the n rows at A (row-major, m columns), mean and M2 (zeroed by
+    # the caller) their weighted mean and Σ w_i (a_i − mean)²: two passes
+    # over the block, which the caller keeps small enough for the cache
+    cdef Py_ssize_t i, j
+    cdef double total = 0.0, w_i, d
+    for i in range(n):
+        w_i = 1.0 if w == NULL else w[i]
+        total += w_i
+        for j in range(m):
+            mean[j] += w_i * A[i * m + j]
+    if total > 0:
+        for j in range(m):
+            mean[j] /= total
+        for i in range(n):
+            w_i = 1.0 if w == NULL else w[i]
+            for j in range(m):
+                d = A[i * m + j] - mean[j]
+                M2[j] += w_i * d * d
+    return total
+
+
+def block_moments(const floating[:, ::1] A, sw=None, Py_ssize_t rows=0, n_threads=1):
+    """(Σ w, mean, M2) of each block of ``rows`` consecutive rows of A ((n,
+    m), C-contiguous; ``rows`` 0: one block of all n), float64 arrays (k,),
+    (k, m), (k, m) for the k blocks: mean = Σ w_i a_i / Σ w, then M2 =
+    Σ w_i (a_i − mean)² (two passes over each block); ``sw`` (n,) or None
+    (w = 1). The blocks are shared out among ``n_threads`` threads; each
+    block's numbers are the same for any thread count."""
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], k, n_blocks, lo, hi
+    cdef int T = check_n_threads(n_threads)
     cdef double[::1] w_v
     cdef const double* w = NULL
+    if rows < 0:
+        raise ValueError(f"rows must be >= 0, got {rows}")
+    if rows == 0 or rows > n:
+        rows = max(n, 1)
+    n_blocks = (n + rows - 1) // rows
     if sw is not None:
         w_v = np.ascontiguousarray(sw, dtype=np.float64)
         if w_v.shape[0] != n:
             raise ValueError(f"sw must have shape ({n},), got ({w_v.shape[0]},)")
         w = &w_v[0] if n > 0 else NULL
-    mean_arr, M2_arr = np.zeros(m), np.zeros(m)
-    cdef double[::1] mean = mean_arr, M2 = M2_arr
-    cdef double total = 0.0, w_i, d
+    totals_arr = np.zeros(n_blocks)
+    mean_arr, M2_arr = np.zeros((n_blocks, m)), np.zeros((n_blocks, m))
+    cdef double[::1] totals = totals_arr
+    cdef double[:, ::1] mean = mean_arr, M2 = M2_arr
+    if n == 0:
+        return totals_arr, mean_arr, M2_arr
+    # (no entry is read through these when m is 0)
+    cdef const floating* a = &A[0, 0] if m > 0 else NULL
+    cdef double* mp = &mean[0, 0] if m > 0 else NULL
+    cdef double* M2p = &M2[0, 0] if m > 0 else NULL
     with nogil:
-        for i in range(n):
-            w_i = 1.0 if w == NULL else w[i]
-            total += w_i
-            for j in range(m):
-                mean[j] += w_i * A[i, j]
-        if total > 0:
-            for j in range(m):
-                mean[j] /= total
-            for i in range(n):
-                w_i = 1.0 if w == NULL else w[i]
-                for j in range(m):
-                    d = A[i, j] - mean[j]
-                    M2[j] += w_i * d * d
-    return total, mean_arr, M2_arr
+        for k in prange(n_blocks, num_threads=T, schedule="static"):
+            lo = k * rows
+            hi = min(lo + rows, n)
+            totals[k] = _block_moments(a + lo * m if m > 0 else NULL, hi - lo, m,
+                                       NULL if w == NULL else w + lo,
+                                       mp + k * m if m > 0 else NULL,
+                                       M2p + k * m if m > 0 else NULL)
+    return totals_arr, mean_arr, M2_arr
 
 
-def row_square_norms(const floating[:, ::1] A, mean=None, scale=None):
-    """‖(a_i − mean) / scale‖² of every row of the block A ((rows, m),
-    C-contiguous), float64 (rows,); mean, scale float64 (m,) or None (0, 1)."""
-    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], i, j
+cdef double _row_square_norm(const floating* a, Py_ssize_t m, const double* mu,
+                             const double* inv) noexcept nogil:
+    # ‖(a − mu) inv‖² (mu, inv NULL: 0, 1)
+    cdef Py_ssize_t j
+    cdef double s = 0.0, z
+    for j in range(m):
+        z = a[j]
+        if mu != NULL:
+            z = z - mu[j]
+        if inv != NULL:
+            z = z * inv[j]
+        s += z * z
+    return s
+
+
+def row_square_norms(const floating[:, ::1] A, mean=None, scale=None, n_threads=1):
+    """‖(a_i − mean) / scale‖² of every row of A ((rows, m), C-contiguous),
+    float64 (rows,); mean, scale float64 (m,) or None (0, 1); the rows shared
+    out among ``n_threads`` threads (the same numbers for any count)."""
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1], i
+    cdef int T = check_n_threads(n_threads)
     cdef const double[::1] mu_v, inv_v
     cdef const double* mu = NULL
     cdef const double* inv = NULL
@@ -1603,18 +1653,11 @@ def row_square_norms(const floating[:, ::1] A, mean=None, scale=None):
     if scale is not None:
         inv_v = 1.0 / _check_array("scale", scale, np.float64, (m,))
         inv = &inv_v[0] if m > 0 else NULL
-    out_arr = np.empty(n)
+    out_arr = np.zeros(n)
     cdef double[::1] out = out_arr
-    cdef double s, z
+    if m == 0:
+        return out_arr
     with nogil:
-        for i in range(n):
-            s = 0.0
-            for j in range(m):
-                z = A[i, j]
-                if mu != NULL:
-                    z = z - mu[j]
-                if inv != NULL:
-                    z = z * inv[j]
-                s += z * z
-            out[i] = s
+        for i in prange(n, num_threads=T, schedule="static"):
+            out[i] = _row_square_norm(&A[i, 0], m, mu, inv)
     return out_arr

@@ -564,3 +564,52 @@ def test_fit_holds_blas_to_one_thread_while_its_kernels_run(monkeypatch, sparse)
     seen.clear()
     quiet_fit(make("LogisticRegression-log", n_jobs=1, max_iter=3), X, y)
     assert seen == [before] * 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standardization_and_step_passes_on_threads_equal_one_thread(dtype, weighted):
+    """The fit's one-off passes over a dense X, the statistics (blocks of
+    rows, merged in order) and the automatic step's row norms, give the
+    same bits on 1, 2 and 3 threads, and NumPy's numbers."""
+    from fastlin._auto_step import summarize
+    from fastlin._base import weighted_moments
+
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(20011, 13)) * rng.uniform(0.1, 50, 13) + 3).astype(dtype)
+    w = rng.uniform(0, 2, X.shape[0]) if weighted else None
+    runs = [weighted_moments(X, w, n_threads=k) for k in (1, 2, 3)]
+    for total, mean, M2 in runs[1:]:
+        assert total == runs[0][0]
+        np.testing.assert_array_equal(mean, runs[0][1])
+        np.testing.assert_array_equal(M2, runs[0][2])
+    X64, w64 = X.astype(np.float64), np.ones(X.shape[0]) if w is None else w
+    mean = np.average(X64, axis=0, weights=w64)
+    np.testing.assert_allclose(runs[0][1], mean, rtol=1e-10)
+    np.testing.assert_allclose(runs[0][2], w64 @ (X64 - mean) ** 2, rtol=1e-9)
+
+    scale = np.sqrt(runs[0][2] / runs[0][0])
+    norms = [_linear_fast.row_square_norms(X, mean, scale, n_threads=k) for k in (1, 2, 3)]
+    for r in norms[1:]:
+        np.testing.assert_array_equal(r, norms[0])
+    Z = (X64 - mean) / scale
+    np.testing.assert_allclose(norms[0], np.einsum("ij,ij->i", Z, Z), rtol=1e-10)
+    summaries = [summarize(X, w, mean, scale, 1.0, 8, n_threads=k) for k in (1, 2)]
+    assert summaries[0][0] == summaries[1][0]
+    np.testing.assert_array_equal(summaries[0][1], summaries[1][1])
+
+
+def test_block_moments_blocks():
+    """block_moments gives each block of ``rows`` rows its own moments (the
+    last block short), and rejects a negative block size."""
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(23, 4))
+    totals, means, M2s = _linear_fast.block_moments(X, None, 10, n_threads=2)
+    assert totals.tolist() == [10, 10, 3]
+    for k, (lo, hi) in enumerate([(0, 10), (10, 20), (20, 23)]):
+        np.testing.assert_allclose(means[k], X[lo:hi].mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(M2s[k], ((X[lo:hi] - X[lo:hi].mean(axis=0)) ** 2).sum(axis=0),
+                                   rtol=1e-12)
+    assert _linear_fast.block_moments(X)[0].tolist() == [23]
+    with pytest.raises(ValueError, match="rows"):
+        _linear_fast.block_moments(X, None, -1)
