@@ -30,6 +30,7 @@ and ``<!-- bench:sparse:end -->``; the plot is bench/sparse_text.png.
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -127,21 +128,27 @@ PAIRS.update({name + STREAMED: PAIRS[name]
 
 
 def measure(X, y_binary, y_multi, repeats):
+    """(one read of the CSR, {task: {model: epoch seconds}}, others): others
+    is the mean number of cores other processes kept busy meanwhile."""
+    from bench.reliability import _busy_seconds
+
     times = {}
+    busy0, own0, t0 = *_busy_seconds(), time.perf_counter()
     with limited_threads(1):
         read = csr_read_seconds(X, repeats)
         for task, fns in candidates(X, y_binary, y_multi).items():
             times[task] = interleaved_medians(fns, repeats=repeats)[0]
-    return read, times
+    busy1, own1, t1 = *_busy_seconds(), time.perf_counter()
+    others = max(0.0, (busy1 - busy0) - (own1 - own0)) / (t1 - t0)
+    return read, times, others
 
 
-def markdown(X, read, times, info, command):
+def markdown(X, read, times, others, info, command):
     nnz_row = X.nnz / X.shape[0]
     lines = provenance_lines(command, info, 1) + [
         "",
-        "Measured while other jobs were running on the machine (about 7 at once on "
-        "its 2 cores): the ratios are taken within one run, the absolute times are "
-        "noisy.",
+        f"Other processes kept {others:.2f} of the machine's cores busy during the run "
+        "(the mean): the ratios are taken within one run.",
         "",
         f"Data: {X.shape[0]:,} rows x {X.shape[1]:,} columns, {nnz_row:.1f} nonzeros per row "
         f"(CSR {(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 1e6:.0f} MB); one "
@@ -194,10 +201,10 @@ def main(argv=None):
     info = machine_info()
     print(json.dumps(info))
     X, y_binary, y_multi = text_like(args.rows)
-    read, times = measure(X, y_binary, y_multi, args.repeats)
+    read, times, others = measure(X, y_binary, y_multi, args.repeats)
     command = "flock /tmp/fastlin-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " \
               "python bench/sparse_text.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    body = markdown(X, read, times, info, command.rstrip())
+    body = markdown(X, read, times, others, info, command.rstrip())
     print(body)
     if args.quick:
         return 0
