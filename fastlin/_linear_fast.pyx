@@ -1590,7 +1590,7 @@ def block_moments(const floating[:, ::1] A, sw=None, Py_ssize_t rows=0, n_thread
     block's numbers are the same for any thread count."""
     cdef Py_ssize_t n = A.shape[0], m = A.shape[1], k, n_blocks, lo, hi
     cdef int T = check_n_threads(n_threads)
-    cdef double[::1] w_v
+    cdef const double[::1] w_v
     cdef const double* w = NULL
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")

@@ -613,3 +613,12 @@ def test_block_moments_blocks():
     assert _linear_fast.block_moments(X)[0].tolist() == [23]
     with pytest.raises(ValueError, match="rows"):
         _linear_fast.block_moments(X, None, -1)
+
+
+def test_block_moments_take_read_only_arrays():
+    rng = np.random.default_rng(7)
+    X, w = rng.normal(size=(50, 3)), rng.uniform(0.5, 1.5, 50)
+    X.flags.writeable = w.flags.writeable = False
+    totals, means, _ = _linear_fast.block_moments(X, w, 20, n_threads=2)
+    np.testing.assert_allclose(totals, [w[:20].sum(), w[20:40].sum(), w[40:].sum()])
+    np.testing.assert_allclose(means[2], w[40:] @ X[40:] / w[40:].sum())
