@@ -34,7 +34,7 @@ A CSR X's rows give ‖z_i‖² = Σ_k x_ik² / σ_k² − 2 Σ_k x_ik μ_k / σ
 Σ_k μ_k² / σ_k² from their nonzeros, all rows in one compiled pass
 (``fastlin._sparse_fast.row_square_norms``, n floats); a dense X's blocks
 are compiled passes too (``fastlin._linear_fast.row_square_norms``, no
-copy), where they apply. A dask array's chunks are summarised
+copy, its rows shared out among the fit's threads), where they apply. A dask array's chunks are summarised
 on their workers (``summarize`` of each chunk) and merged here.
 """
 import numpy as np

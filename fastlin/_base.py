@@ -1205,7 +1205,11 @@ class SGDEstimator(Estimator):
             moment_weight = np.zeros(n_samples, dtype=X.dtype)
             moment_weight[rows] = 1 if sw is None else sw[rows]
         n_threads = kernel_threads(self.n_jobs, module)
-        stats = self._standardization(X, y, moment_weight, partial, first, n_threads)
+        # the one-off passes over X (statistics, the automatic step's norms)
+        # take the fit's threads with the compiled kernels only: the NumPy
+        # reference runs on one thread
+        pass_threads = n_threads if hasattr(module, "_OPENMP") else 1
+        stats = self._standardization(X, y, moment_weight, partial, first, pass_threads)
         if partial:
             baseline = None
         elif hasattr(X, "baseline_sample"):   # dask: from the workers' summaries
@@ -1222,7 +1226,7 @@ class SGDEstimator(Estimator):
             # the previous fit's parameters, in the space of these statistics
             self._change_space(state, getattr(self, "_stats", None), stats)
         state["stats"] = stats
-        state["n_threads"] = n_threads
+        state["n_threads"], state["pass_threads"] = n_threads, pass_threads
         if init is not None:
             self._set_initial_params(state, **init)
         batch = n_train if self.batch_size is None else min(self.batch_size, n_train)

@@ -1427,7 +1427,9 @@ def _row_square_norms(const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t[::1] mark, cols
     cdef double[::1] row_value, values
     mark, row_value, cols, values = _row_scratch(indptr, m, canonical)
-    if mu_obj is not None and inv2_obj is not None and m > 0:
+    if m == 0:
+        pass        # no column to read: mu and inv2 stay NULL
+    elif mu_obj is not None and inv2_obj is not None:
         both = np.column_stack([inv2_obj, mu_obj])
         inv2, mu, st = &both[0, 0], &both[0, 1], 2
     elif mu_obj is not None:

@@ -356,7 +356,8 @@ class _LinearSGD(SGDEstimator):
         R the bound of the batches' mean w_i (‖z_i‖² + [fit_intercept])."""
         loss = _losses.get(self._loss)
         R = curvature_radius(X, sw, state["stats"], batch, 1.0 if self.fit_intercept else 0.0,
-                             worst_case=not loss.bounded_slope, n_threads=state["n_threads"])
+                             worst_case=not loss.bounded_slope,
+                             n_threads=state.get("pass_threads", 1))
         return linear_learning_rate(loss.curvature, R, self.alpha,
                                     stochastic=batch < X.shape[0])
 

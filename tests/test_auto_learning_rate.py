@@ -520,3 +520,13 @@ def test_row_norms_reject_statistics_of_the_wrong_shape_or_dtype():
             kernel.row_square_norms(A, None, np.ones(6))
         with pytest.raises(TypeError, match="scale"):
             kernel.row_square_norms(A, None, np.ones(4, dtype=np.float32))
+
+
+def test_row_norms_of_a_csr_without_columns():
+    """A CSR of shape (n, 0) has rows of norm 0, with or without statistics
+    (no column array is read)."""
+    X = sp.csr_matrix((4, 0))
+    for mean, scale in [(None, None), (np.zeros(0), None), (None, np.ones(0)),
+                        (np.zeros(0), np.ones(0))]:
+        np.testing.assert_array_equal(_sparse_fast.row_square_norms(X, mean, scale),
+                                      np.zeros(4))

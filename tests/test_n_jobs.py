@@ -622,3 +622,33 @@ def test_block_moments_take_read_only_arrays():
     totals, means, _ = _linear_fast.block_moments(X, w, 20, n_threads=2)
     np.testing.assert_allclose(totals, [w[:20].sum(), w[20:40].sum(), w[40:].sum()])
     np.testing.assert_allclose(means[2], w[40:] @ X[40:] / w[40:].sum())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pre_epoch_passes_take_the_fit_threads_with_the_kernels_only(monkeypatch, backend):
+    """The statistics and the automatic step's norms run on n_jobs threads
+    with the compiled kernels (one without OpenMP), on one thread with the
+    NumPy reference, which never uses threads."""
+    import fastlin._auto_step as auto_step
+    import fastlin._base as base
+
+    seen = {}
+    moments, summarize = base.weighted_moments, auto_step.summarize
+
+    def record_moments(A, sw=None, n_threads=1):
+        seen.setdefault("moments", n_threads)
+        return moments(A, sw, n_threads)
+
+    def record_summarize(*args):
+        seen["norms"] = args[-1]
+        return summarize(*args)
+
+    monkeypatch.setattr(base, "weighted_moments", record_moments)
+    monkeypatch.setattr(auto_step, "summarize", record_summarize)
+    X, y = make_data("LogisticRegression-log", n=300, m=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fastlin.LogisticRegression(backend=backend, n_jobs=2, max_iter=2, tol=None,
+                                   random_state=0).fit(X, y)
+    expected = 1 if backend == "numpy" or not OPENMP else 2
+    assert seen == {"moments": expected, "norms": expected}
