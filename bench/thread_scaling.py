@@ -88,7 +88,7 @@ def kernel_epoch(est, X, y, n_jobs, full_batch):
         # the fit's own settings: its step, batch, penalty and momentum
         params = [np.array(p) for p in est._params]
         labels = np.searchsorted(est.classes_, y).astype(np.intp)
-        kw = dict(eta0=est.learning_rate_, batch_size=est.batch_size, alpha=est.alpha,
+        kw = dict(eta0=est.learning_rate_, batch_size=est.batch_size, alpha=est.alpha_,
                   momentum=est.momentum, nesterov=est.nesterov)
 
         def network_epoch():
@@ -103,10 +103,10 @@ def kernel_epoch(est, X, y, n_jobs, full_batch):
     else:
         target = (y == est.classes_[1]).astype(X.dtype)
     if full_batch:
-        return lambda: module.gradient(X, target, W, b, est._loss, est.alpha, None,
+        return lambda: module.gradient(X, target, W, b, est._loss, est.alpha_, None,
                                        n_threads=n_jobs, **std)
     return lambda: module.sgd_epoch(X, target, W.copy(), b.copy(), order, est._loss,
-                                    eta0=0.01, batch_size=1, alpha=est.alpha,
+                                    eta0=0.01, batch_size=1, alpha=est.alpha_,
                                     n_threads=n_jobs, **std)
 
 

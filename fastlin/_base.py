@@ -864,9 +864,9 @@ def improves(loss, best, tol, baseline=None):
 
 def _snapshot(state):
     """Copies of a fit's working parameters (everything in ``state`` but the
-    statistics and the step size), to restore with ``state.update``."""
+    statistics, the step size and α), to restore with ``state.update``."""
     return {key: copy.deepcopy(value) for key, value in state.items()
-            if key not in ("stats", "eta0")}
+            if key not in ("stats", "eta0", "alpha")}
 
 
 def validation_split(y, fraction, rng, stratify, name="the estimator"):
@@ -1019,6 +1019,9 @@ class SGDEstimator(Estimator):
     _multiclass = False
     # whether warm_start's fit continues the step count t_ (else it restarts)
     _warm_start_continues_schedule = False
+    # alpha="auto": a function of the training rows' count giving α, or None
+    # (the model takes a number only)
+    _auto_alpha = None
 
     # ---- hyper-parameters
 
@@ -1040,8 +1043,14 @@ class SGDEstimator(Estimator):
                     low_open=True, high=1, high_open=True)
         if self.batch_size is not None:
             check_param("batch_size", self.batch_size, "int", low=1)
-        check_param("alpha", self.alpha, "real", low=0)
-        if self.learning_rate_schedule == "optimal" and not self.alpha > 0:
+        auto_alpha = (self._auto_alpha is not None and isinstance(self.alpha, str)
+                      and self.alpha == "auto")
+        if not auto_alpha:
+            if isinstance(self.alpha, str) and self._auto_alpha is not None:
+                raise TypeError('alpha must be a finite real number >= 0 or "auto", '
+                                f"got {self.alpha!r}.")
+            check_param("alpha", self.alpha, "real", low=0)
+        if self.learning_rate_schedule == "optimal" and not (auto_alpha or self.alpha > 0):
             raise ValueError('learning_rate_schedule="optimal" (η_t = 1 / (α (t₀ + t − 1))) '
                              f"needs alpha > 0, got alpha={self.alpha!r}.")
         if self._estimator_type == "classifier":
@@ -1228,6 +1237,7 @@ class SGDEstimator(Estimator):
         y = self._kernel_targets(X, y, stats)
         state = self._init_state(n_features, n_outputs, X.dtype, rng,
                                  continue_from=self if continuing else None)
+        state["alpha"] = alpha = self._penalty(n_train, partial, first)
         if continuing:
             # the previous fit's parameters, in the space of these statistics
             self._change_space(state, getattr(self, "_stats", None), stats)
@@ -1315,7 +1325,7 @@ class SGDEstimator(Estimator):
                        "max(0, 1 − ηα) sets the weights to zero and the model is the last "
                        "steps' gradients, not the penalized minimum"), True
         if finding is not None:
-            self._warn_not_converged(finding, eta0, restored=rows is not None)
+            self._warn_not_converged(finding, eta0, alpha, restored=rows is not None)
         elif not partial and self.tol is not None and not converged:
             what = ("validation score" if rows is not None else "training loss")
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} epochs reached "
@@ -1334,6 +1344,7 @@ class SGDEstimator(Estimator):
         self.n_iter_ = n_iter
         self.t_ = t
         self.learning_rate_ = learning_rate
+        self.alpha_ = alpha
         self.loss_curve_ = curve
         if rows is None:
             self.validation_scores_ = self.best_validation_score_ = None
@@ -1349,7 +1360,19 @@ class SGDEstimator(Estimator):
             self.scale_mean_, self.scale_std_ = stats["mean"], stats["scale"]
         return self
 
-    # ---- the step size
+    # ---- the penalty and the step size
+
+    def _penalty(self, n_train, partial, first):
+        """α of this call: ``alpha`` when it is a number; "auto" is
+        ``_auto_alpha(n_train)`` of the rows the kernel trains on, computed
+        by ``fit`` and the first ``partial_fit`` and kept by later
+        ``partial_fit`` calls."""
+        if partial and not first:
+            return self.alpha_
+        if isinstance(self.alpha, str):       # "auto" (checked)
+            return float(self._auto_alpha(n_train))
+        return float(self.alpha)
+
 
     def _initial_learning_rate(self, X, sw, state, batch, partial, first):
         """η₀ of this call: ``learning_rate`` when it is a number; for "auto"
@@ -1448,9 +1471,9 @@ class SGDEstimator(Estimator):
         has ηα >= 1: the clipped L2 factor max(0, 1 − ηα) is then 0."""
         if self.learning_rate_schedule not in ("constant", "adaptive"):
             return False
-        return self.alpha * state["eta0"] >= 1
+        return state["alpha"] * state["eta0"] >= 1
 
-    def _warn_not_converged(self, finding, eta0, restored):
+    def _warn_not_converged(self, finding, eta0, alpha, restored):
         """The ConvergenceWarning of a fit that ``_failure`` judged, naming
         the likely causes and their remedies: the steps (feature scale,
         learning_rate, alpha · learning_rate) for an unstable fit, the
@@ -1461,7 +1484,7 @@ class SGDEstimator(Estimator):
             causes.append("unscaled features (standardize=False trains on X as given, so a "
                           "feature with a large range makes every step too large): set "
                           "standardize=True, the default, or scale X")
-        step = self.alpha * eta0
+        step = alpha * eta0
         if self.learning_rate_schedule != "optimal" and step > 1:
             causes.append(f"alpha·learning_rate = {step:.3g} > 1, so every step's L2 "
                           "shrink takes the weights to zero or past it: lower alpha or "
@@ -1470,13 +1493,13 @@ class SGDEstimator(Estimator):
             causes.append(f"a learning_rate ({eta0:.3g}) too large for this data: try a "
                           "tenth of it, or learning_rate_schedule=\"adaptive\"")
         if unstable is None:        # a perceptron: its step size only scales W
-            if self.alpha > 0:
-                causes.append(f"alpha={self.alpha:.3g} too large: try a smaller alpha")
+            if alpha > 0:
+                causes.append(f"alpha={alpha:.3g} too large: try a smaller alpha")
             causes.append("classes that no hyperplane of these features separates well: "
                           "try class_weight, or LogisticRegression/SoftmaxRegression")
         elif not unstable:
-            if self.alpha > 0:
-                causes.append(f"alpha={self.alpha:.3g} too large, shrinking the model to a "
+            if alpha > 0:
+                causes.append(f"alpha={alpha:.3g} too large, shrinking the model to a "
                               "constant: try a smaller alpha")
             causes.append("a learning_rate too large or too small for this data (try a "
                           "tenth, or ten times, of it), or features that say little "

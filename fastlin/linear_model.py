@@ -168,6 +168,8 @@ _COMMON_ATTRS = """
         Number of epochs run (accumulates over ``partial_fit`` calls).
     learning_rate_ : float
         The step size η₀ the fit used: "auto"'s value, or ``learning_rate``.
+    alpha_ : float
+        The L2 penalty α the fit used (``alpha``).
     t_ : int
         Number of SGD steps taken.
     loss_curve_ : list of float
@@ -358,7 +360,7 @@ class _LinearSGD(SGDEstimator):
         R = curvature_radius(X, sw, state["stats"], batch, 1.0 if self.fit_intercept else 0.0,
                              worst_case=not loss.bounded_slope,
                              n_threads=state.get("pass_threads", 1))
-        return linear_learning_rate(loss.curvature, R, self.alpha,
+        return linear_learning_rate(loss.curvature, R, state["alpha"],
                                     stochastic=batch < X.shape[0])
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
@@ -433,7 +435,7 @@ class _LinearSGD(SGDEstimator):
         # standardized target's loss is σ_y² times the loss in y's units
         loss, t = module.sgd_epoch(
             X, y, state["W"], state["b"], order, self._loss, eta0=state["eta0"],
-            batch_size=batch, alpha=self.alpha, fit_intercept=self.fit_intercept,
+            batch_size=batch, alpha=state["alpha"], fit_intercept=self.fit_intercept,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
             n_threads=state["n_threads"], **self._kernel_standardization(state),

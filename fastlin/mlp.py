@@ -9,6 +9,16 @@ from ._base import (SGDEstimator, change_space, check_param, dask_aware, prior_l
 from ._numeric import affine_scores, init_network_params, log_softmax, margin, sigmoid, softmax
 
 
+#: alpha="auto": the largest α, and the total penalty weight spread over n rows
+AUTO_ALPHA_MAX = 1e-3
+AUTO_ALPHA_TOTAL = 10.0
+
+
+def auto_alpha(n):
+    """α of alpha="auto" for a fit on n rows: min(10⁻³, 10 / n)."""
+    return min(AUTO_ALPHA_MAX, AUTO_ALPHA_TOTAL / n)
+
+
 class MLPClassifier(SGDEstimator):
     """A one-hidden-layer network with sigmoid hidden units and a softmax output.
 
@@ -91,8 +101,14 @@ default="constant"
     batch_size : int or None, default=32
         1: per-sample SGD; k: minibatches of k samples of the (shuffled)
         order; None: full batch (one step per epoch).
-    alpha : float, default=0.001
-        L2 penalty on W and V.
+    alpha : "auto" or float, default="auto"
+        L2 penalty on W and V: a float >= 0, or "auto" for
+        α = min(10⁻³, 10 / n), n the rows the fit trains on (without
+        ``early_stopping``'s held-out rows; ``partial_fit``: its first
+        call's rows, kept by the later calls). A penalty of a fixed total
+        weight (10, as scikit-learn's ``LogisticRegression(C=0.1)``) spread
+        over the mean loss, so larger data sets are held back less; 10⁻³ up
+        to 10,000 rows. ``alpha_`` reports the value.
     momentum : float, default=0.9
         μ in [0, 1).
     nesterov : bool, default=True
@@ -155,6 +171,8 @@ default="constant"
         Epochs run (accumulates over ``partial_fit`` calls).
     learning_rate_ : float
         The step size η₀ the fit used: "auto"'s value, or ``learning_rate``.
+    alpha_ : float
+        The L2 penalty α the fit used: "auto"'s value, or ``alpha``.
     t_ : int
         SGD steps taken (continued by ``partial_fit`` and ``warm_start``).
     loss_curve_ : list of float
@@ -186,11 +204,12 @@ default="constant"
     _estimator_type = "classifier"
     _multiclass = True
     _warm_start_continues_schedule = True
+    _auto_alpha = staticmethod(auto_alpha)
 
     def __init__(self, *, hidden_size=100, learning_rate="auto", learning_rate_schedule="constant",
                  power_t=0.5, max_iter=200, tol=1e-4, n_iter_no_change=10, batch_size=32,
                  early_stopping=False, validation_fraction=0.1,
-                 alpha=0.001, momentum=0.9, nesterov=True, shuffle=True, random_state=None,
+                 alpha="auto", momentum=0.9, nesterov=True, shuffle=True, random_state=None,
                  warm_start=False, verbose=0, standardize=True, backend="cython",
                  class_weight=None, n_jobs=1):
         self.standardize = standardize
@@ -231,7 +250,7 @@ default="constant"
         linear models' (1 without weights). docs/math.md says why the first
         layer is left out."""
         omega = curvature_radius(X, sw, None, batch, 1.0, features=False)
-        return linear_learning_rate(0.5, (self.hidden_size + 1) * omega, self.alpha)
+        return linear_learning_rate(0.5, (self.hidden_size + 1) * omega, state["alpha"])
 
     def _init_state(self, n_features, n_outputs, dtype, rng, continue_from):
         if continue_from is None:
@@ -265,7 +284,7 @@ default="constant"
     def _epoch(self, module, X, y, sw, state, order, batch, t):
         return module.sgd_epoch(
             X, y, state["params"], order, eta0=state["eta0"], batch_size=batch,
-            alpha=self.alpha, momentum=self.momentum, nesterov=self.nesterov,
+            alpha=state["alpha"], momentum=self.momentum, nesterov=self.nesterov,
             velocities=state["velocities"] if self.momentum > 0 else None,
             schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
             sample_weight=sw, n_threads=state["n_threads"],

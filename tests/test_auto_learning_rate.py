@@ -144,9 +144,12 @@ def expected_rate(est, X, sw=None):
     else:
         top = np.sort(r)[::-1]
         R = max(top[:batch].mean(), top[0] / 2)
-    eta = 1.0 / (L * R + est.alpha)
-    if batch < n and est.alpha > 0 and not isinstance(est, MLPClassifier):
-        eta = min(eta, 0.1 / est.alpha)       # the stochastic cap
+    alpha = est.alpha
+    if alpha == "auto":                       # the network's: min(1e-3, 10 / n)
+        alpha = min(1e-3, 10.0 / n)
+    eta = 1.0 / (L * R + alpha)
+    if batch < n and alpha > 0 and not isinstance(est, MLPClassifier):
+        eta = min(eta, 0.1 / alpha)           # the stochastic cap
     return eta
 
 

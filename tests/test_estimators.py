@@ -153,10 +153,79 @@ def test_mlp_fit_is_the_reference_loop():
     t = 0
     for _ in range(2):
         _, t = ref_network.sgd_epoch(X, y.astype(np.intp), params, rng.permutation(len(y)),
-                                     eta0=0.1, batch_size=32, alpha=est.alpha, momentum=0.9,
+                                     eta0=0.1, batch_size=32, alpha=est.alpha_, momentum=0.9,
                                      nesterov=True, velocities=vel, t=t)
     for a, b in zip(est.coefs_ + est.intercepts_, [params[0], params[2], params[1], params[3]]):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- the network's alpha="auto": min(1e-3, 10 / n) of the training rows
+
+def _two_blobs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, (X[:, 0] + 0.5 * rng.normal(size=n) > 0).astype(int)
+
+
+@pytest.mark.parametrize("n, expected", [(60, 1e-3), (10_000, 1e-3), (40_000, 2.5e-4)])
+def test_mlp_auto_alpha_is_the_documented_rule(n, expected):
+    X, y = _two_blobs(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_size=3, max_iter=1, random_state=0).fit(X, y)
+    assert est.alpha == "auto"
+    assert est.alpha_ == pytest.approx(expected, rel=1e-15)
+
+
+def test_mlp_auto_alpha_counts_the_training_rows_only():
+    X, y = _two_blobs(20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(hidden_size=3, max_iter=1, early_stopping=True,
+                            validation_fraction=0.2, random_state=0).fit(X, y)
+    assert est.alpha_ == pytest.approx(10.0 / 16_000, rel=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+def test_mlp_auto_alpha_is_the_penalty_the_fit_uses(backend):
+    # "auto" must train exactly as the number it reports; 40,000 rows make it
+    # differ from the old fixed 1e-3 (a fit that ignored it would differ)
+    X, y = _two_blobs(40_000)
+    kw = dict(hidden_size=3, max_iter=2, tol=None, random_state=0, backend=backend)
+    auto = MLPClassifier(**kw).fit(X, y)
+    explicit = MLPClassifier(alpha=auto.alpha_, **kw).fit(X, y)
+    fixed = MLPClassifier(alpha=1e-3, **kw).fit(X, y)
+    for a, b in zip(auto.coefs_ + auto.intercepts_, explicit.coefs_ + explicit.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert auto.learning_rate_ == explicit.learning_rate_
+    assert not np.array_equal(auto.coefs_[1], fixed.coefs_[1])
+
+
+def test_mlp_partial_fit_keeps_the_first_calls_auto_alpha():
+    X, y = _two_blobs(30_000)
+    est = MLPClassifier(hidden_size=3, random_state=0)
+    est.partial_fit(X[:50], y[:50], classes=[0, 1])
+    assert est.alpha_ == 1e-3
+    est.partial_fit(X, y)
+    assert est.alpha_ == 1e-3
+    est.fit(X, y)           # a new fit counts its own rows
+    assert est.alpha_ == pytest.approx(10.0 / 30_000, rel=1e-15)
+
+
+@pytest.mark.parametrize("bad", ["Auto", "none", ""])
+def test_mlp_alpha_other_strings_are_type_errors(bad):
+    X, y = _two_blobs(40)
+    with pytest.raises(TypeError, match='alpha must be a finite real number >= 0 or "auto"'):
+        MLPClassifier(alpha=bad).fit(X, y)
+
+
+@pytest.mark.parametrize("name", LINEAR)
+def test_linear_models_take_a_number_for_alpha(name):
+    factory, kind = MODELS[name]
+    X, y = make_data(kind)
+    with pytest.raises(TypeError, match="alpha"):
+        factory(alpha="auto").fit(X, y)
+    assert factory(alpha=0.01, max_iter=2, tol=None).fit(X, y).alpha_ == 0.01
 
 
 @pytest.mark.parametrize("name", list(MODELS))
