@@ -850,6 +850,12 @@ def make_rng(random_state):
 _TINY = np.finfo(np.float64).tiny
 
 
+#: the most entries of the (k, n) orders of one call of several epochs
+#: (16 KB): such calls save the per-call set-up, which counts where an
+#: epoch is short (n up to about a thousand rows)
+CHUNK_ORDER_ENTRIES = 2048
+
+
 def improves(loss, best, tol, baseline=None):
     """Whether an epoch's training loss improves on the best so far by the
     relative ``tol``: loss < best − tol · L₀, with L₀ the ``baseline`` (the
@@ -1258,60 +1264,76 @@ class SGDEstimator(Estimator):
                 t = self.t_
 
         epochs = 1 if partial else self.max_iter
+        n_iter_start = n_iter        # the epochs of this call are n_iter − n_iter_start
         best, stale, converged = np.inf, 0, False
         scores, best_score, best_state = [], -np.inf, None
         start = time.perf_counter()
+        # several epochs per kernel call (``_epochs``) when nothing runs between
+        # them (no validation score, no printing, no dask): a call is at most as
+        # many epochs as the stopping rule needs before it can stop, so it can
+        # only stop at a call's last epoch, and the fit is the same as with one
+        # call per epoch (each epoch's order drawn in turn from the generator)
+        chunked = (not partial and rows is None and not self.verbose
+                   and not hasattr(X, "chunk_seeds") and self._epochs_in_one_call(module))
+        stop = False
         # BLAS calls between the epochs (the validation score, the raw-space
         # model) run on one thread while the kernels run more
         with blas_threads_for(state["n_threads"]):
-            for epoch in range(1, epochs + 1):
-                if hasattr(X, "chunk_seeds"):      # dask: each chunk shuffled on its worker
-                    shuffled = self.shuffle and self.batch_size is not None
-                    order = X.chunk_seeds(rng if shuffled else None)
-                elif self.shuffle and self.batch_size is not None:
-                    order = rng.permutation(n_train).astype(np.intp, copy=False)
-                    if rows is not None:
-                        order = rows[order]
+            while n_iter - n_iter_start < epochs and not stop:
+                k = 1
+                if chunked:
+                    k = min(epochs - (n_iter - n_iter_start),
+                            max(1, CHUNK_ORDER_ENTRIES // max(n_train, 1)))
+                    if self.tol is not None:
+                        k = min(k, self.n_iter_no_change - stale)
+                if k == 1:
+                    order = self._epoch_order(X, rng, rows, n_samples, n_train)
+                    loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
+                    losses = [loss]
                 else:
-                    # no shuffling, or the full batch: its one step sums every
-                    # row whatever the order (and draws nothing from rng)
-                    order = np.arange(n_samples, dtype=np.intp) if rows is None else rows
-                loss, t = self._epoch(module, X, y, sw, state, order, batch, t)
-                # the kernels divide by len(X): the mean over the training rows
-                loss = float(loss) if rows is None else float(loss) * (n_samples / n_train)
-                n_iter += 1
-                self._check_finite(loss, state, n_iter)
-                curve.append(loss)
-                if self.verbose:
-                    print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
-                          f"{time.perf_counter() - start:.2f} s", flush=True)
-                if partial:
-                    continue
-                if rows is not None:
-                    # scikit-learn's rule on the validation score: an epoch
-                    # improves when it reaches the best score so far + tol
-                    score = self._validation_score(state, *validation)
-                    scores.append(score)
+                    orders = np.empty((k, n_train), dtype=np.intp)
+                    for i in range(k):
+                        orders[i] = self._epoch_order(X, rng, rows, n_samples, n_train)
+                    losses, t = self._epochs(module, X, y, sw, state, orders, batch, t)
+                for i, loss in enumerate(losses):
+                    # the kernels divide by len(X): the mean over the training rows
+                    loss = float(loss) if rows is None else float(loss) * (n_samples / n_train)
+                    n_iter += 1
+                    if i == len(losses) - 1:
+                        # (a call of several epochs stops after the first one whose
+                        # loss or parameters are not finite: only its last can be)
+                        self._check_finite(loss, state, n_iter)
+                    curve.append(loss)
                     if self.verbose:
-                        print(f"validation score {score:.6g}", flush=True)
-                    if self.tol is None:
-                        pass
-                    elif score < best_score + self.tol:
-                        stale += 1
-                    else:
-                        stale = 0
-                    if score > best_score:
-                        best_score, best_state = score, _snapshot(state)
-                elif self.tol is not None:
-                    stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
-                    best = min(best, loss)
-                if self.tol is not None and stale >= self.n_iter_no_change:
-                    if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
-                        state["eta0"] /= 5
-                        stale = 0
+                        print(f"epoch {n_iter}, loss {loss:.6g}, elapsed "
+                              f"{time.perf_counter() - start:.2f} s", flush=True)
+                    if partial:
                         continue
-                    converged = True
-                    break
+                    if rows is not None:
+                        # scikit-learn's rule on the validation score: an epoch
+                        # improves when it reaches the best score so far + tol
+                        score = self._validation_score(state, *validation)
+                        scores.append(score)
+                        if self.verbose:
+                            print(f"validation score {score:.6g}", flush=True)
+                        if self.tol is None:
+                            pass
+                        elif score < best_score + self.tol:
+                            stale += 1
+                        else:
+                            stale = 0
+                        if score > best_score:
+                            best_score, best_state = score, _snapshot(state)
+                    elif self.tol is not None:
+                        stale = 0 if improves(loss, best, self.tol, baseline) else stale + 1
+                        best = min(best, loss)
+                    if self.tol is not None and stale >= self.n_iter_no_change:
+                        if self.learning_rate_schedule == "adaptive" and state["eta0"] > 1e-6:
+                            state["eta0"] /= 5
+                            stale = 0
+                            continue
+                        converged = stop = True
+                        break
         if not partial:
             self._check_blow_up(curve, learning_rate)
         if rows is not None:
@@ -1359,6 +1381,30 @@ class SGDEstimator(Estimator):
         else:
             self.scale_mean_, self.scale_std_ = stats["mean"], stats["scale"]
         return self
+
+    def _epoch_order(self, X, rng, rows, n_samples, n_train):
+        """The next epoch's order: a permutation of the training rows drawn
+        from ``rng`` (``shuffle`` and minibatches), else the rows in storage
+        order (no shuffling, or the full batch: its one step sums every row
+        whatever the order, and draws nothing); for a dask X, the chunks'
+        seeds (each chunk shuffled on its worker)."""
+        if hasattr(X, "chunk_seeds"):
+            shuffled = self.shuffle and self.batch_size is not None
+            return X.chunk_seeds(rng if shuffled else None)
+        if self.shuffle and self.batch_size is not None:
+            order = rng.permutation(n_train).astype(np.intp, copy=False)
+            return order if rows is None else rows[order]
+        return np.arange(n_samples, dtype=np.intp) if rows is None else rows
+
+    def _epochs_in_one_call(self, module):
+        """Whether ``_epochs`` can run several epochs in one call of ``module``."""
+        return False
+
+    def _epochs(self, module, X, y, sw, state, orders, batch, t):
+        """Epochs over the rows of ``orders`` (k, n_order) in one kernel call:
+        (their losses, t), as k calls of ``_epoch`` would give, stopping after
+        one whose loss or parameters are not finite."""
+        raise NotImplementedError
 
     # ---- the penalty and the step size
 

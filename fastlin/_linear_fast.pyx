@@ -6,10 +6,14 @@ docstring for the conventions: W (m, c), b (c,), a mean objective with
 (α/2)||W||², η_t, averaging); the estimators swap one for the other.
 
     sgd_epoch(X, y, W, b, order, loss, *, eta0, ...) -> (epoch_loss, t)
+    sgd_epochs(X, y, W, b, orders, loss, *, eta0, ...) -> (epoch_losses, t)
     gradient(X, y, W, b, loss, alpha, sample_weight) -> (J, grad_W, grad_b)
 
 ``sgd_epoch`` takes every step of a fit, whatever the batch size, and
-reports the epoch's data loss (no penalty). ``loss`` is a name of the table
+reports the epoch's data loss (no penalty); ``sgd_epochs`` runs one epoch
+per row of ``orders`` in one call, exactly as that many ``sgd_epoch`` calls
+(which are its one-row case), so that a fit on a small X, whose epochs take
+microseconds, does not pay the set-up of a call per epoch. ``loss`` is a name of the table
 ``fastlin._losses``, which gives its kind code for the inline loss functions
 of ``_loss.pxd`` and whether it takes labels or real targets (``_py_loss``
 exposes those functions to the tests).
@@ -81,6 +85,7 @@ outside the arrays), then run the whole loop in one ``with nogil:``.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport isfinite
 
 import operator
 
@@ -1063,6 +1068,22 @@ def _check_indices(name, idx, Py_ssize_t n):
     return view
 
 
+def _check_orders(name, orders, Py_ssize_t n):
+    """``orders`` (a 2-D intp array, type-checked by the caller): its rows
+    the epochs' orders, every value in 0..n-1 (O(size)); a view. ``name``
+    "order" reports the one row's position as ``sgd_epoch``'s order."""
+    orders = np.ascontiguousarray(orders)
+    cdef const Py_ssize_t[::1] flat = orders.reshape(-1)
+    cdef Py_ssize_t bad, width = orders.shape[1]
+    with nogil:
+        bad = _first_out_of_range(flat, n)
+    if bad >= 0:
+        where = f"[{bad}]" if name == "order" else f"[{bad // width}, {bad % width}]"
+        raise ValueError(f"{name}{where} = {flat[bad]} is outside 0..{n - 1}")
+    cdef const Py_ssize_t[:, ::1] view = orders
+    return view
+
+
 def _check_model(X, y, W, b, loss, sample_weight):
     """Shared checks; returns (kind, labels or None, y or None, sample_weight).
     The loss is a row of ``fastlin._losses``: its kind, and whether it takes
@@ -1272,13 +1293,71 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     full-batch step's gradient is summed over up to that many row chunks,
     one thread each (``gradient``); a per-sample epoch runs lock-free on up
     to that many threads, at least MIN_SLICE = 128 samples each (see "Threads"
-    in the module docstring); minibatch epochs run on one thread."""
+    in the module docstring); minibatch epochs run on one thread.
+
+    ``sgd_epochs`` runs several epochs in one call."""
+    if not isinstance(order, np.ndarray) or order.dtype != np.intp or order.ndim != 1:
+        raise TypeError("order must be a 1-D numpy array of dtype intp")
+    losses, t = _epochs(X, y, W, b, order.reshape(1, -1), "order", loss, eta0, batch_size,
+                        alpha, fit_intercept, schedule, power_t, t, sample_weight, W_avg,
+                        b_avg, mean, scale, n_threads)
+    return float(losses[0]), t
+
+
+def sgd_epochs(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
+               orders, loss, *, double eta0, Py_ssize_t batch_size=1,
+               double alpha=0.0, bint fit_intercept=True, schedule="constant",
+               double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
+               W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1):
+    """k epochs in one call, one per row of ``orders`` (a C-contiguous
+    (k, n_order) intp array): exactly the steps, losses and t of k calls of
+    ``sgd_epoch`` with those orders (each epoch starts from the parameters
+    the previous one wrote back in X's dtype, as the next call would),
+    without the k calls' set-up. Same as ``fastlin.reference.linear.sgd_epochs``.
+
+    Returns ``(losses, t)``: losses a float64 array of the epochs' data
+    losses. The call stops after an epoch whose loss or any parameter (W,
+    b, W_avg, b_avg) is not finite: that epoch is then the last entry."""
+    if not isinstance(orders, np.ndarray) or orders.dtype != np.intp or orders.ndim != 2:
+        raise TypeError("orders must be a 2-D numpy array of dtype intp")
+    return _epochs(X, y, W, b, orders, "orders", loss, eta0, batch_size, alpha,
+                   fit_intercept, schedule, power_t, t, sample_weight, W_avg, b_avg,
+                   mean, scale, n_threads)
+
+
+cdef bint _all_finite_model(floating[:, ::1] W, floating[::1] b, bint average,
+                            floating[:, ::1] W_avg, floating[::1] b_avg) noexcept nogil:
+    # whether W, b (and W_avg, b_avg when averaging) hold no inf or NaN
+    cdef Py_ssize_t k, j
+    for k in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            if not isfinite(W[k, j]):
+                return False
+            if average and not isfinite(W_avg[k, j]):
+                return False
+    for j in range(b.shape[0]):
+        if not isfinite(b[j]):
+            return False
+        if average and not isfinite(b_avg[j]):
+            return False
+    return True
+
+
+cdef tuple _epochs(const floating[:, ::1] X, object y, floating[:, ::1] W, floating[::1] b,
+                   object orders, str orders_name, object loss, double eta0,
+                   Py_ssize_t batch_size, double alpha, bint fit_intercept, object schedule,
+                   double power_t, Py_ssize_t t, object sample_weight, object W_avg,
+                   object b_avg, object mean, object scale, object n_threads):
+    """``sgd_epochs`` (``sgd_epoch`` is its one-epoch case) after the type
+    check of ``orders``: the checks, the scratch, then one nogil block per
+    epoch."""
     n_threads = check_n_threads(n_threads)
     kind_obj, labels_obj, y_obj, sw_obj = _check_model(X, y, W, b, loss, sample_weight)
     cdef LossKind kind = kind_obj
     cdef Py_ssize_t n = X.shape[0], m = X.shape[1], c = W.shape[1]
     mean_obj, inv_scale_obj = _check_standardization(mean, scale, m)
-    cdef const Py_ssize_t[::1] order_v = _check_indices("order", order, n)
+    cdef const Py_ssize_t[:, ::1] orders_v = _check_orders(orders_name, orders, n)
+    cdef Py_ssize_t n_epochs = orders_v.shape[0], n_order = orders_v.shape[1]
     check_linear_epoch_arguments(batch_size, schedule, t, W_avg, b_avg)
     cdef bint average = W_avg is not None
     dtype = np.asarray(X).dtype
@@ -1288,35 +1367,40 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
         if not W_avg.flags.c_contiguous:
             raise ValueError("W_avg must be C-contiguous")
 
-    # one full-batch step when the one batch holds every row once (O(n) to check)
+    # the epochs that are one full-batch step: one batch that holds every row
+    # once (O(n) each to check)
+    cdef Py_ssize_t e, k, j, t0
+    cdef unsigned char[::1] full = np.zeros(max(n_epochs, 1), dtype=np.uint8)
     cdef unsigned char[::1] seen
-    cdef bint full_batch = False
-    if batch_size > 1 and batch_size >= n and order_v.shape[0] == n:
-        seen = np.zeros(n, dtype=np.uint8)
+    cdef bint any_full = False
+    if batch_size > 1 and batch_size >= n and n_order == n:
+        seen = np.empty(n, dtype=np.uint8)
         with nogil:
-            full_batch = _every_row_once(order_v, &seen[0])
+            for e in range(n_epochs):
+                for k in range(n):
+                    seen[k] = 0
+                full[e] = _every_row_once(orders_v[e], &seen[0])
+                any_full = any_full or full[e]
 
     # pointers to the optional inputs (NULL when absent)
     cdef const floating* y_p = NULL
     cdef const floating* sw_p = NULL
     cdef const Py_ssize_t* labels_p = NULL
     _input_pointers(y_obj, labels_obj, sw_obj, &y_p, &labels_p, &sw_p)
-    cdef floating[:, ::1] W_avg_v
-    cdef floating[::1] b_avg_v
-    if average:
-        W_avg_v = W_avg
-        b_avg_v = b_avg
+    cdef floating[:, ::1] W_avg_v = W if not average else W_avg
+    cdef floating[::1] b_avg_v = b if not average else b_avg
 
-    # float64 working copies: Wt = Wᵀ (c, m), b, and the averaging state
-    cdef double[:, ::1] Wt = np.array(np.asarray(W).T, dtype=np.float64, order="C")
-    cdef double[::1] b64 = np.array(b, dtype=np.float64)
+    # float64 working copies, filled from the caller's arrays at every epoch:
+    # Wt = Wᵀ (c, m), b, and the averaging state
+    cdef double[:, ::1] Wt = np.empty((c, m))
+    cdef double[::1] b64 = np.empty(c)
     cdef double[::1] s = np.empty(BLOCK * c), d = np.empty(BLOCK * c)
     cdef double[:, ::1] A, U, G
     cdef double[::1] b_avg64, gb
     if average:
-        A = np.array(np.asarray(W_avg).T, dtype=np.float64, order="C")
-        b_avg64 = np.array(b_avg, dtype=np.float64)
-        U = np.zeros((c, m))
+        A = np.empty((c, m))
+        b_avg64 = np.empty(c)
+        U = np.empty((c, m))
     if batch_size > 1:
         G = np.empty((c, m))
         gb = np.empty(c)
@@ -1326,7 +1410,7 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
     cdef bint use_blas = False
     cdef Chunks ch
     ch.n = 1
-    if full_batch:
+    if any_full:
         SB_arr, GB_arr, g32_arr = _full_gradient_scratch(dtype, n, m, c)
         g32 = g32_arr
         use_blas = SB_arr is not None
@@ -1357,75 +1441,102 @@ def sgd_epoch(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                           schedule=schedule_kind(schedule, alpha),
                           fit_intercept=fit_intercept, t=t)
     cdef Averages avg
-    avg.on = False
-    avg.C = 0.0
     # the parallel per-sample epoch's per-thread state (th.n = 1: serial)
     cdef Threads th
     th.n = 1
     if batch_size == 1:
-        thread_arrays = _thread_scratch(n_threads, order_v.shape[0], m, c, average,
+        thread_arrays = _thread_scratch(n_threads, n_order, m, c, average,
                                         mean_obj is not None)
         th = _threads(thread_arrays)
-    cdef Py_ssize_t k, j, t0 = t
+    losses = np.empty(n_epochs)
+    cdef double[::1] losses_v = losses
     cdef double total
-    with nogil:
-        if batch_size == 1:
-            if average:
-                avg.on = True
-                avg.A = &A[0, 0]
-                avg.U = &U[0, 0]
-                avg.b_avg = &b_avg64[0]
-                # A = t₀ W̄ (the sum of the t₀ weights averaged so far)
-                for k in range(c * m):
-                    avg.A[k] *= t0
-            if th.n > 1:
-                total = _hogwild_epoch(X, y_p, labels_p, sw_p, order_v, kind,
-                                       &M, &st, &avg, &sd, &th)
-            else:
-                total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
-                                          &M, &st, &avg, &sd, &s[0], &d[0])
-        elif full_batch and sd.on:
-            total = _standardized_full_gradient(
-                X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
-                &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
-                &g32[0], &s[0], &d[0], &ch)
-            _step(&M, &st, &G[0, 0], &gb[0],
-                  &A[0, 0] if average else NULL,
-                  &b_avg64[0] if average else NULL)
-        elif full_batch:
-            # G, gb = the gradient at the caller's W (still the step's start)
-            total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
-                                   &G[0, 0], &gb[0],
-                                   &SB[0, 0] if use_blas else NULL,
-                                   &GB[0, 0] if use_blas else NULL,
-                                   &g32[0], &s[0], &d[0], &ch)
-            _step(&M, &st, &G[0, 0], &gb[0],
-                  &A[0, 0] if average else NULL,
-                  &b_avg64[0] if average else NULL)
-        else:
-            total = _minibatch_epoch(X, y_p, labels_p, sw_p, order_v, batch_size,
-                                     kind, &M, &st,
-                                     &A[0, 0] if average else NULL,
-                                     &b_avg64[0] if average else NULL,
-                                     &G[0, 0], &gb[0], &sd, &s[0], &d[0])
-        # W = scale · Wtᵀ, b, in X's dtype
-        for k in range(m):
-            for j in range(c):
-                W[k, j] = <floating>(M.scale * Wt[j, k])
-        for j in range(c):
-            b[j] = <floating>b64[j]
-        if average and st.t > 0:
-            for j in range(c):
-                b_avg_v[j] = <floating>b_avg64[j]
+    cdef bint finite = True
+    cdef Py_ssize_t done = 0
+    cdef const Py_ssize_t[::1] order_v
+    for e in range(n_epochs):
+        order_v = orders_v[e]
+        with nogil:
+            # the epoch starts from the caller's arrays, as a call of its own would
             for k in range(m):
                 for j in range(c):
-                    if batch_size == 1:
-                        # W̄ = (A + C Wt − U) / t
-                        W_avg_v[k, j] = <floating>(
-                            (A[j, k] + avg.C * Wt[j, k] - U[j, k]) / st.t)
-                    else:
-                        W_avg_v[k, j] = <floating>A[j, k]
-    return total / n, st.t
+                    Wt[j, k] = W[k, j]
+            for j in range(c):
+                b64[j] = b[j]
+            M.scale = 1.0
+            avg.on = False
+            avg.C = 0.0
+            t0 = st.t
+            if average:
+                for k in range(m):
+                    for j in range(c):
+                        A[j, k] = W_avg_v[k, j]
+                        U[j, k] = 0.0
+                for j in range(c):
+                    b_avg64[j] = b_avg_v[j]
+            if batch_size == 1:
+                if average:
+                    avg.on = True
+                    avg.A = &A[0, 0]
+                    avg.U = &U[0, 0]
+                    avg.b_avg = &b_avg64[0]
+                    # A = t₀ W̄ (the sum of the t₀ weights averaged so far)
+                    for k in range(c * m):
+                        avg.A[k] *= t0
+                if th.n > 1:
+                    total = _hogwild_epoch(X, y_p, labels_p, sw_p, order_v, kind,
+                                           &M, &st, &avg, &sd, &th)
+                else:
+                    total = _per_sample_epoch(X, y_p, labels_p, sw_p, order_v, kind,
+                                              &M, &st, &avg, &sd, &s[0], &d[0])
+            elif full[e] and sd.on:
+                total = _standardized_full_gradient(
+                    X, y_p, labels_p, sw_p, &W_raw[0, 0], kind, &M, &sd, &G[0, 0], &gb[0],
+                    &SB[0, 0] if use_blas else NULL, &GB[0, 0] if use_blas else NULL,
+                    &g32[0], &s[0], &d[0], &ch)
+                _step(&M, &st, &G[0, 0], &gb[0],
+                      &A[0, 0] if average else NULL,
+                      &b_avg64[0] if average else NULL)
+            elif full[e]:
+                # G, gb = the gradient at the epoch's W (still the step's start)
+                total = _full_gradient(X, y_p, labels_p, sw_p, &W[0, 0], kind, &M,
+                                       &G[0, 0], &gb[0],
+                                       &SB[0, 0] if use_blas else NULL,
+                                       &GB[0, 0] if use_blas else NULL,
+                                       &g32[0], &s[0], &d[0], &ch)
+                _step(&M, &st, &G[0, 0], &gb[0],
+                      &A[0, 0] if average else NULL,
+                      &b_avg64[0] if average else NULL)
+            else:
+                total = _minibatch_epoch(X, y_p, labels_p, sw_p, order_v, batch_size,
+                                         kind, &M, &st,
+                                         &A[0, 0] if average else NULL,
+                                         &b_avg64[0] if average else NULL,
+                                         &G[0, 0], &gb[0], &sd, &s[0], &d[0])
+            # W = scale · Wtᵀ, b, in X's dtype
+            for k in range(m):
+                for j in range(c):
+                    W[k, j] = <floating>(M.scale * Wt[j, k])
+            for j in range(c):
+                b[j] = <floating>b64[j]
+            if average and st.t > 0:
+                for j in range(c):
+                    b_avg_v[j] = <floating>b_avg64[j]
+                for k in range(m):
+                    for j in range(c):
+                        if batch_size == 1:
+                            # W̄ = (A + C Wt − U) / t
+                            W_avg_v[k, j] = <floating>(
+                                (A[j, k] + avg.C * Wt[j, k] - U[j, k]) / st.t)
+                        else:
+                            W_avg_v[k, j] = <floating>A[j, k]
+            losses_v[e] = total / n
+            finite = isfinite(losses_v[e]) and _all_finite_model(W, b, average, W_avg_v,
+                                                                 b_avg_v)
+        done = e + 1
+        if not finite:
+            break
+    return losses[:done], st.t
 
 
 def gradient(const floating[:, ::1] X, y, const floating[:, ::1] W,

@@ -430,6 +430,22 @@ class _LinearSGD(SGDEstimator):
         state["n_seen"] = seen + n_order
         return loss, t
 
+    def _epochs_in_one_call(self, module):
+        # the average's split epoch (average=a > 1) runs through _epoch
+        return hasattr(module, "sgd_epochs") and int(self.average) <= 1
+
+    def _epochs(self, module, X, y, sw, state, orders, batch, t):
+        losses, t = module.sgd_epochs(
+            X, y, state["W"], state["b"], orders, self._loss, eta0=state["eta0"],
+            batch_size=batch, alpha=state["alpha"], fit_intercept=self.fit_intercept,
+            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
+            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
+            n_threads=state["n_threads"], **self._kernel_standardization(state))
+        stats = state["stats"]
+        if stats is not None and "y_scale" in stats:
+            losses = losses * stats["y_scale"] ** 2
+        return losses, t
+
     def _kernel_epoch(self, module, X, y, sw, state, order, batch, t):
         # the kernel takes every step, a full batch (batch = n) included; a
         # standardized target's loss is σ_y² times the loss in y's units

@@ -548,13 +548,20 @@ def test_fit_holds_blas_to_one_thread_while_its_kernels_run(monkeypatch, sparse)
     before = blas_threads()
     kernel = _kernel(sparse)
     seen = []
-    real = kernel.sgd_epoch
 
-    def spy(*args, **kwargs):
-        seen.append(blas_threads())
-        return real(*args, **kwargs)
+    def spy_on(name, epochs_of):
+        real = getattr(kernel, name)
 
-    monkeypatch.setattr(kernel, "sgd_epoch", spy)
+        def spy(*args, **kwargs):
+            seen.extend([blas_threads()] * epochs_of(args))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(kernel, name, spy)
+
+    # one epoch per call, or (a small X) several: one per row of the orders
+    spy_on("sgd_epoch", lambda args: 1)
+    if hasattr(kernel, "sgd_epochs"):
+        spy_on("sgd_epochs", lambda args: len(args[4]))
     X, y = make_data("LogisticRegression-log", n=600, m=10)
     X = _rows(X, sparse, fill=0.5) if sparse else X
     quiet_fit(make("LogisticRegression-log", n_jobs=2, max_iter=3), X, y)

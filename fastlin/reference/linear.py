@@ -163,6 +163,26 @@ def sgd_epoch(X, y, W, b, order, loss, *, eta0, batch_size=1, alpha=0.0,
     return total / n, t
 
 
+def sgd_epochs(X, y, W, b, orders, loss, *, t=0, W_avg=None, b_avg=None, **kwargs):
+    """One ``sgd_epoch`` per row of ``orders`` (k, n_order), in place, with
+    ``sgd_epoch``'s other arguments. Returns ``(losses, t)``: the epochs'
+    data losses (a float64 array) and the step count after the last. Stops
+    after an epoch whose loss or any parameter (W, b, W_avg, b_avg) is not
+    finite: that epoch is then the last entry."""
+    orders = np.asarray(orders)
+    if orders.ndim != 2:
+        raise TypeError("orders must be a 2-D numpy array of dtype intp")
+    params = [W, b] + ([] if W_avg is None else [W_avg, b_avg])
+    losses = []
+    for order in orders:
+        epoch_loss, t = sgd_epoch(X, y, W, b, order, loss, t=t, W_avg=W_avg, b_avg=b_avg,
+                                  **kwargs)
+        losses.append(epoch_loss)
+        if not (np.isfinite(epoch_loss) and all(np.isfinite(p).all() for p in params)):
+            break
+    return np.array(losses, dtype=np.float64), t
+
+
 def gradient_descent(X, y, W, b, loss, *, eta0, n_iter, alpha=0.0,
                      fit_intercept=True, sample_weight=None):
     """Full-batch gradient descent, in place: n_iter times,
