@@ -313,3 +313,11 @@ def test_thread_scaling_quick_mode_runs(runner, capsys):
     for name in names:
         if "per-sample" in name:
             assert re.search(re.escape(name) + r" \|.*\| 0\.\d{4} / [01]\.\d{4}", out), name
+
+
+def test_network_alpha_quick_mode_runs(runner, capsys):
+    from bench import network_alpha
+
+    assert network_alpha.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("alpha=auto") == 2 and out.count("alpha=0.001") == 2
