@@ -49,7 +49,7 @@ at the end, which costs O(m c), nothing next to an epoch.
 Precision, exactly: the per-sample epochs, the minibatch gradients and the
 single-output float64 full-batch gradient accumulate dot products and
 gradient sums in float64. The single-output float32 full-batch gradient
-computes each row's dot product with the float32 weights in float32 (16-wide
+computes each row's dot product with the float32 weights in float32 (8-wide
 partial sums, m terms) and sums the rows' updates D_i x_i in float32 over
 128 rows at a time, each such partial then added into the float64 gradient
 (the rows outside the 4-row blocks, at most 3, go in float64). The multi-class full-batch gradient
@@ -63,7 +63,8 @@ block's whatever n is. Losses, their derivatives, Σ w l and ∇b are float64.
 Speed: the arithmetic on a row (its scores, its update) is in a few C
 functions that GCC builds for AVX-512, AVX2+FMA and the x86-64 baseline at
 once (``target_clones``, picked at load time by the CPU; no -march=native),
-with 8-wide float64 vector partial sums. A shuffled order defeats the
+with 4-wide (32-byte) float64 vector partial sums (``_simd.h`` says why not
+wider). A shuffled order defeats the
 hardware prefetcher, so the per-sample loops request the row (and its target
 and weight) about 10 KB of X ahead.
 

@@ -83,34 +83,26 @@
 
 /* ------------------------------------------------------------------------
  * Linear kernel: the row operations (a row x of X against the c weight rows
- * V, float64). Sums are float64 whatever X's dtype, in 8-wide vector partial
- * sums (GCC/clang vector extensions, lowered to one AVX-512, two AVX2 or four
- * SSE2 registers) reduced at the end. Other compilers get the plain scalar
- * loops.
+ * V, float64). Sums are float64 whatever X's dtype, in 4-wide (32-byte)
+ * vector partial sums (GCC/clang vector extensions: one AVX2 or AVX-512VL
+ * register, two SSE2 registers) reduced at the end. Not wider: GCC keeps a
+ * generic vector wider than the target's registers in memory, and 64-byte
+ * vectors made the AVX2 build of these loops 3 to 5 times slower than this.
+ * Other compilers get the plain scalar loops.
  * ------------------------------------------------------------------------ */
 
 #if defined(__GNUC__) || defined(__clang__)
-typedef double fastlin_v8 __attribute__((vector_size(64)));
-typedef float fastlin_v8f __attribute__((vector_size(32)));
-/* unaligned loads (float32 widened to float64) and stores of 8 values */
+typedef double fastlin_vd __attribute__((vector_size(32)));
+typedef float fastlin_vf __attribute__((vector_size(16)));
+/* unaligned loads (float32 widened to float64) and stores of 4 values */
 #define fastlin_load_d(p) \
-    ({ fastlin_v8 v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+    ({ fastlin_vd v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
 #define fastlin_load_f(p) \
-    ({ fastlin_v8f v_; __builtin_memcpy(&v_, (p), sizeof v_); __builtin_convertvector(v_, fastlin_v8); })
+    ({ fastlin_vf v_; __builtin_memcpy(&v_, (p), sizeof v_); __builtin_convertvector(v_, fastlin_vd); })
 #define fastlin_store(p, v) \
-    do { fastlin_v8 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
-#define fastlin_hsum(a) ((((a)[0] + (a)[4]) + ((a)[1] + (a)[5])) + (((a)[2] + (a)[6]) + ((a)[3] + (a)[7])))
-/* the same for 4 values: the tail of a row whose length is 4 mod 8 (m = 100) */
-typedef double fastlin_v4 __attribute__((vector_size(32)));
-typedef float fastlin_v4f __attribute__((vector_size(16)));
-#define fastlin_load4_d(p) \
-    ({ fastlin_v4 v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
-#define fastlin_load4_f(p) \
-    ({ fastlin_v4f v_; __builtin_memcpy(&v_, (p), sizeof v_); __builtin_convertvector(v_, fastlin_v4); })
-#define fastlin_store4(p, v) \
-    do { fastlin_v4 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
-#define fastlin_hsum4(a) (((a)[0] + (a)[2]) + ((a)[1] + (a)[3]))
-#define FASTLIN_W 8          /* elements per vector step */
+    do { fastlin_vd v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
+#define fastlin_hsum(a) (((a)[0] + (a)[2]) + ((a)[1] + (a)[3]))
+#define FASTLIN_W 4          /* elements per vector step */
 #define FASTLIN_VEC(...) __VA_ARGS__
 #else
 #define FASTLIN_VEC(...)     /* no vector steps: the scalar tails do it all */
@@ -124,22 +116,19 @@ FASTLIN_INLINE double fastlin_dot_##S(const T *FASTLIN_RESTRICT x,              
     Py_ssize_t k = 0;                                                            \
     double sum = 0.0;                                                            \
     FASTLIN_VEC(                                                                 \
-    fastlin_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                           \
+    fastlin_vd a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                           \
     for (; k + 4 * FASTLIN_W <= m; k += 4 * FASTLIN_W) {                         \
         a0 += fastlin_load_##S(x + k) * fastlin_load_d(v + k);                   \
-        a1 += fastlin_load_##S(x + k + 8) * fastlin_load_d(v + k + 8);           \
-        a2 += fastlin_load_##S(x + k + 16) * fastlin_load_d(v + k + 16);         \
-        a3 += fastlin_load_##S(x + k + 24) * fastlin_load_d(v + k + 24);         \
+        a1 += fastlin_load_##S(x + k + FASTLIN_W) * fastlin_load_d(v + k + FASTLIN_W); \
+        a2 += fastlin_load_##S(x + k + 2 * FASTLIN_W)                            \
+              * fastlin_load_d(v + k + 2 * FASTLIN_W);                           \
+        a3 += fastlin_load_##S(x + k + 3 * FASTLIN_W)                            \
+              * fastlin_load_d(v + k + 3 * FASTLIN_W);                           \
     }                                                                            \
     for (; k + FASTLIN_W <= m; k += FASTLIN_W)                                   \
         a0 += fastlin_load_##S(x + k) * fastlin_load_d(v + k);                   \
     a0 = (a0 + a1) + (a2 + a3);                                                  \
     sum = fastlin_hsum(a0);                                                      \
-    if (k + 4 <= m) {                                                            \
-        fastlin_v4 t4 = fastlin_load4_##S(x + k) * fastlin_load4_d(v + k);       \
-        sum += fastlin_hsum4(t4);                                                \
-        k += 4;                                                                  \
-    }                                                                            \
     )                                                                            \
     for (; k < m; k++)                                                           \
         sum += (double)x[k] * v[k];                                              \
@@ -156,9 +145,9 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_scores_##S(             
         double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0;                           \
         k = 0;                                                                   \
         FASTLIN_VEC(                                                             \
-        fastlin_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                       \
+        fastlin_vd a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                       \
         for (; k + FASTLIN_W <= m; k += FASTLIN_W) {                             \
-            fastlin_v8 xk = fastlin_load_##S(x + k);                             \
+            fastlin_vd xk = fastlin_load_##S(x + k);                             \
             a0 += xk * fastlin_load_d(v0 + k);                                   \
             a1 += xk * fastlin_load_d(v1 + k);                                   \
             a2 += xk * fastlin_load_d(v2 + k);                                   \
@@ -166,14 +155,6 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_scores_##S(             
         }                                                                        \
         t0 = fastlin_hsum(a0); t1 = fastlin_hsum(a1);                            \
         t2 = fastlin_hsum(a2); t3 = fastlin_hsum(a3);                            \
-        if (k + 4 <= m) {                                                        \
-            fastlin_v4 x4 = fastlin_load4_##S(x + k), p0, p1, p2, p3;            \
-            p0 = x4 * fastlin_load4_d(v0 + k); p1 = x4 * fastlin_load4_d(v1 + k); \
-            p2 = x4 * fastlin_load4_d(v2 + k); p3 = x4 * fastlin_load4_d(v3 + k); \
-            t0 += fastlin_hsum4(p0); t1 += fastlin_hsum4(p1);                    \
-            t2 += fastlin_hsum4(p2); t3 += fastlin_hsum4(p3);                    \
-            k += 4;                                                              \
-        }                                                                        \
         )                                                                        \
         for (; k < m; k++) {                                                     \
             double xk = (double)x[k];                                            \
@@ -197,9 +178,9 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_block_scores_##S(       
         double t0 = 0.0, t1 = 0.0, t2 = 0.0, t3 = 0.0;                           \
         Py_ssize_t k = 0;                                                        \
         FASTLIN_VEC(                                                             \
-        fastlin_v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                       \
+        fastlin_vd a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                       \
         for (; k + FASTLIN_W <= m; k += FASTLIN_W) {                             \
-            fastlin_v8 vk = fastlin_load_d(v + k);                               \
+            fastlin_vd vk = fastlin_load_d(v + k);                               \
             a0 += fastlin_load_##S(x0 + k) * vk;                                 \
             a1 += fastlin_load_##S(x1 + k) * vk;                                 \
             a2 += fastlin_load_##S(x2 + k) * vk;                                 \
@@ -207,14 +188,6 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_block_scores_##S(       
         }                                                                        \
         t0 = fastlin_hsum(a0); t1 = fastlin_hsum(a1);                            \
         t2 = fastlin_hsum(a2); t3 = fastlin_hsum(a3);                            \
-        if (k + 4 <= m) {                                                        \
-            fastlin_v4 v4 = fastlin_load4_d(v + k), p0, p1, p2, p3;              \
-            p0 = fastlin_load4_##S(x0 + k) * v4; p1 = fastlin_load4_##S(x1 + k) * v4; \
-            p2 = fastlin_load4_##S(x2 + k) * v4; p3 = fastlin_load4_##S(x3 + k) * v4; \
-            t0 += fastlin_hsum4(p0); t1 += fastlin_hsum4(p1);                    \
-            t2 += fastlin_hsum4(p2); t3 += fastlin_hsum4(p3);                    \
-            k += 4;                                                              \
-        }                                                                        \
         )                                                                        \
         for (; k < m; k++) {                                                     \
             double vk = v[k];                                                    \
@@ -241,12 +214,6 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_block_update_##S(       
             fastlin_store(g + k, fastlin_load_d(g + k)                           \
                 + ((d0 * fastlin_load_##S(x0 + k) + d1 * fastlin_load_##S(x1 + k)) \
                  + (d2 * fastlin_load_##S(x2 + k) + d3 * fastlin_load_##S(x3 + k)))); \
-        if (k + 4 <= m) {                                                        \
-            fastlin_store4(g + k, fastlin_load4_d(g + k)                         \
-                + ((d0 * fastlin_load4_##S(x0 + k) + d1 * fastlin_load4_##S(x1 + k)) \
-                 + (d2 * fastlin_load4_##S(x2 + k) + d3 * fastlin_load4_##S(x3 + k)))); \
-            k += 4;                                                              \
-        }                                                                        \
         )                                                                        \
         for (; k < m; k++)                                                       \
             g[k] += (d0 * (double)x0[k] + d1 * (double)x1[k])                    \
@@ -266,7 +233,7 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_update_##S(             
         Py_ssize_t k = 0;                                                        \
         FASTLIN_VEC(                                                             \
         for (; k + FASTLIN_W <= m; k += FASTLIN_W) {                             \
-            fastlin_v8 xk = fastlin_load_##S(x + k);                             \
+            fastlin_vd xk = fastlin_load_##S(x + k);                             \
             fastlin_store(v0 + k, fastlin_load_d(v0 + k) + a0 * xk);             \
             fastlin_store(v1 + k, fastlin_load_d(v1 + k) + a1 * xk);             \
             fastlin_store(v2 + k, fastlin_load_d(v2 + k) + a2 * xk);             \
@@ -285,10 +252,6 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_update_##S(             
         FASTLIN_VEC(                                                             \
         for (; k + FASTLIN_W <= m; k += FASTLIN_W)                               \
             fastlin_store(v + k, fastlin_load_d(v + k) + aj * fastlin_load_##S(x + k)); \
-        if (k + 4 <= m) {                                                        \
-            fastlin_store4(v + k, fastlin_load4_d(v + k) + aj * fastlin_load4_##S(x + k)); \
-            k += 4;                                                              \
-        }                                                                        \
         )                                                                        \
         for (; k < m; k++)                                                       \
             v[k] += aj * (double)x[k];                                           \
@@ -299,19 +262,19 @@ FASTLIN_ROW_OPS(d, double)
 FASTLIN_ROW_OPS(f, float)
 
 /* float32 lanes for the single-output float32 full-batch gradient: four
- * rows' dot products with the float32 weights w, summed in float32 (16-wide
+ * rows' dot products with the float32 weights w, summed in float32 (8-wide
  * partial sums, reduced at the end), and the block's update of a float32
  * gradient g that the caller adds into its float64 sum every
  * F32_FLUSH_ROWS rows. */
 #if defined(__GNUC__) || defined(__clang__)
-typedef float fastlin_v16f __attribute__((vector_size(64)));
-#define fastlin_load16f(p) \
-    ({ fastlin_v16f v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
-#define fastlin_store16f(p, v) \
-    do { fastlin_v16f v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
-FASTLIN_INLINE float fastlin_hsum16f(fastlin_v16f a) {
+typedef float fastlin_v8f __attribute__((vector_size(32)));
+#define fastlin_load8f(p) \
+    ({ fastlin_v8f v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+#define fastlin_store8f(p, v) \
+    do { fastlin_v8f v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); } while (0)
+FASTLIN_INLINE float fastlin_hsum8f(fastlin_v8f a) {
     float t = 0.0f;
-    for (int i = 0; i < 8; i++) t += a[i] + a[i + 8];
+    for (int i = 0; i < 4; i++) t += a[i] + a[i + 4];
     return t;
 }
 #endif
@@ -323,16 +286,16 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_block_dot4_f32(
     float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
     Py_ssize_t k = 0;
     FASTLIN_VEC(
-    fastlin_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (; k + 16 <= m; k += 16) {
-        fastlin_v16f wk = fastlin_load16f(w + k);
-        a0 += fastlin_load16f(x0 + k) * wk;
-        a1 += fastlin_load16f(x1 + k) * wk;
-        a2 += fastlin_load16f(x2 + k) * wk;
-        a3 += fastlin_load16f(x3 + k) * wk;
+    fastlin_v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (; k + 8 <= m; k += 8) {
+        fastlin_v8f wk = fastlin_load8f(w + k);
+        a0 += fastlin_load8f(x0 + k) * wk;
+        a1 += fastlin_load8f(x1 + k) * wk;
+        a2 += fastlin_load8f(x2 + k) * wk;
+        a3 += fastlin_load8f(x3 + k) * wk;
     }
-    t0 = fastlin_hsum16f(a0); t1 = fastlin_hsum16f(a1);
-    t2 = fastlin_hsum16f(a2); t3 = fastlin_hsum16f(a3);
+    t0 = fastlin_hsum8f(a0); t1 = fastlin_hsum8f(a1);
+    t2 = fastlin_hsum8f(a2); t3 = fastlin_hsum8f(a3);
     )
     for (; k < m; k++) {
         float wk = w[k];
@@ -348,10 +311,10 @@ FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_block_axpy4_f32(
     float d0 = (float)d[0], d1 = (float)d[1], d2 = (float)d[2], d3 = (float)d[3];
     Py_ssize_t k = 0;
     FASTLIN_VEC(
-    for (; k + 16 <= m; k += 16)
-        fastlin_store16f(g + k, fastlin_load16f(g + k)
-            + ((d0 * fastlin_load16f(x0 + k) + d1 * fastlin_load16f(x1 + k))
-             + (d2 * fastlin_load16f(x2 + k) + d3 * fastlin_load16f(x3 + k))));
+    for (; k + 8 <= m; k += 8)
+        fastlin_store8f(g + k, fastlin_load8f(g + k)
+            + ((d0 * fastlin_load8f(x0 + k) + d1 * fastlin_load8f(x1 + k))
+             + (d2 * fastlin_load8f(x2 + k) + d3 * fastlin_load8f(x3 + k))));
     )
     for (; k < m; k++)
         g[k] += (d0 * x0[k] + d1 * x1[k]) + (d2 * x2[k] + d3 * x3[k]);
