@@ -73,8 +73,9 @@ def _models():
                                                                 random_state=0),
     }, {
         "full-batch step": lambda k: SoftmaxRegression(batch_size=None, max_iter=k, tol=None),
-        "SGD epoch (per-sample)": lambda k: SoftmaxRegression(batch_size=1, max_iter=k,
-                                                              tol=None, random_state=0),
+        "SGD epoch (per-sample)": lambda k: SoftmaxRegression(batch_size=1, average=False,
+                                                              max_iter=k, tol=None,
+                                                              random_state=0),
     }
 
 

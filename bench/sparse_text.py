@@ -7,8 +7,10 @@ from a sparse random linear model, binary and 10-class. The same float64
 CSR goes to every model. Timed (median of interleaved repeats, 1 thread):
 
 * binary: fastlin's Perceptron and LogisticRegression (per-sample,
-  ``max_iter=1``) against scikit-learn's Perceptron and
-  SGDClassifier(loss="log_loss") (``max_iter=1``);
+  ``max_iter=1``; LogisticRegression and SoftmaxRegression with
+  ``average=False``, as scikit-learn's SGDClassifier) against
+  scikit-learn's Perceptron and SGDClassifier(loss="log_loss")
+  (``max_iter=1``);
 * 10 classes: fastlin's MulticlassPerceptron and SoftmaxRegression against
   the same two scikit-learn models (one-vs-rest: ten passes);
 * each fastlin model twice: with its defaults (standardize=True: the fit
@@ -93,9 +95,10 @@ def candidates(X, y_binary, y_multi):
     sk = dict(max_iter=1, tol=None, random_state=0, shuffle=True)
     models = {"binary": [("Perceptron", fastlin.Perceptron, {}),
                          ("LogisticRegression", fastlin.LogisticRegression,
-                          {"loss": "log_loss"})],
+                          {"loss": "log_loss", "average": False})],
               "10-class": [("MulticlassPerceptron", fastlin.MulticlassPerceptron, {}),
-                           ("SoftmaxRegression", fastlin.SoftmaxRegression, {})]}
+                           ("SoftmaxRegression", fastlin.SoftmaxRegression,
+                            {"average": False})]}
     tasks = {}
     for task, y in (("binary", y_binary), ("10-class", y_multi)):
         row = {}

@@ -154,7 +154,7 @@ def workloads(rows):
             (X_tr, y_tr), (X_te, y_te), sample_epochs)
         out[f"LogisticRegression per-sample epoch ({label})"] = (
             "per sample", lambda j: fastlin.LogisticRegression(
-                batch_size=1, max_iter=sample_epochs, n_jobs=j, **quiet),
+                batch_size=1, average=False, max_iter=sample_epochs, n_jobs=j, **quiet),
             (X_tr, y_tr), (X_te, y_te), sample_epochs)
     return out
 

@@ -75,11 +75,11 @@ MODELS = {
     "logistic-squared": (
         "LogisticRegression(loss='squared_error')", "binary", "digits-binary", 20,
         lambda **kw: LogisticRegression(loss="squared_error", learning_rate=0.5,
-                                        batch_size=32, alpha=1e-4, **kw)),
+                                        batch_size=32, alpha=1e-4, average=False, **kw)),
     "logistic": (
         "LogisticRegression(loss='log_loss')", "binary", "digits-binary", 20,
         lambda **kw: LogisticRegression(loss="log_loss", learning_rate=0.1, batch_size=32,
-                                        alpha=1e-4, **kw)),
+                                        alpha=1e-4, average=False, **kw)),
     "perceptron": (
         "Perceptron(average=True)", "binary", "digits-binary", 10,
         lambda **kw: Perceptron(average=True, **kw)),
@@ -88,7 +88,8 @@ MODELS = {
         lambda **kw: MulticlassPerceptron(average=True, **kw)),
     "softmax": (
         "SoftmaxRegression", "multiclass", "digits", 20,
-        lambda **kw: SoftmaxRegression(learning_rate=0.1, batch_size=32, alpha=1e-4, **kw)),
+        lambda **kw: SoftmaxRegression(learning_rate=0.1, batch_size=32, alpha=1e-4,
+                                       average=False, **kw)),
     "mlp": (
         "MLPClassifier(hidden_size=32)", "multiclass", "digits", 30,
         lambda **kw: MLPClassifier(hidden_size=32, learning_rate=0.05, batch_size=32,

@@ -221,17 +221,27 @@ def test_a_fit_is_the_same_with_one_epoch_per_call(monkeypatch, cls, kind, param
 def test_a_small_fit_runs_several_epochs_per_call(monkeypatch, backend):
     # so that the test above compares two different ways of running a fit
     module = fast if backend == "cython" else ref
-    calls = []
-    real = module.sgd_epochs
+    calls, inside = [], []
+    several, one = module.sgd_epochs, module.sgd_epoch
 
-    def spy(*args, **kwargs):
+    def spy_several(*args, **kwargs):
         calls.append(len(args[4]))
-        return real(*args, **kwargs)
+        inside.append(True)         # the reference's sgd_epochs calls its sgd_epoch
+        try:
+            return several(*args, **kwargs)
+        finally:
+            inside.pop()
 
-    monkeypatch.setattr(module, "sgd_epochs", spy)
+    def spy_one(*args, **kwargs):
+        if not inside:
+            calls.append(1)
+        return one(*args, **kwargs)
+
+    monkeypatch.setattr(module, "sgd_epochs", spy_several)
+    monkeypatch.setattr(module, "sgd_epoch", spy_one)
     est = _fit(SoftmaxRegression, "multi", {}, backend)
-    assert calls and max(calls) == est.n_iter_no_change
-    assert sum(calls) == est.n_iter_          # every epoch ran in such calls
+    assert max(calls) == est.n_iter_no_change       # a call of several epochs
+    assert sum(calls) == est.n_iter_                # every epoch in some call
     assert len(calls) < est.n_iter_
 
 

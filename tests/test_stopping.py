@@ -107,7 +107,7 @@ def test_a_best_loss_of_zero_stops_after_n_iter_no_change_epochs():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_softmax_with_an_overshooting_penalty_step_warns(backend):
-    """alpha=22 at learning_rate=0.1: the L2 factor 1 − 2.2 is clipped to 0,
+    """alpha=22 at learning_rate=0.1 (minibatches of 32): the L2 factor 1 − 2.2 is clipped to 0,
     so every step starts from zero weights (no blow-up), but the model is
     the last steps' gradients, not the penalized minimum: that warns, and
     says that alpha·learning_rate is the cause. At the automatic step the
@@ -116,8 +116,8 @@ def test_softmax_with_an_overshooting_penalty_step_warns(backend):
     X = _standardized(X)
     with pytest.warns(ConvergenceWarning, match=r"sets the weights to zero.*"
                                                 r"alpha·learning_rate = 2\.2 > 1"):
-        est = SoftmaxRegression(alpha=22, learning_rate=0.1, random_state=0,
-                                backend=backend).fit(X, y)
+        est = SoftmaxRegression(alpha=22, learning_rate=0.1, batch_size=32, average=False,
+                                random_state=0, backend=backend).fit(X, y)
     assert np.all(np.isfinite(est.coef_)) and np.all(np.abs(est.coef_) < 1)
     auto = _no_warning_fit(SoftmaxRegression(alpha=22, random_state=0, backend=backend), X, y)
     assert auto.alpha * auto.learning_rate_ < 1
