@@ -442,31 +442,31 @@ class _LinearSGD(SGDEstimator):
         return hasattr(module, "sgd_epochs") and int(self.average) <= 1
 
     def _epochs(self, module, X, y, sw, state, orders, batch, t):
-        losses, t = module.sgd_epochs(
-            X, y, state["W"], state["b"], orders, self._loss, eta0=state["eta0"],
-            batch_size=batch, alpha=state["alpha"], fit_intercept=self.fit_intercept,
-            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
-            n_threads=state["n_threads"], **self._kernel_standardization(state))
-        stats = state["stats"]
-        if stats is not None and "y_scale" in stats:
-            losses = losses * stats["y_scale"] ** 2
-        return losses, t
+        losses, t = module.sgd_epochs(X, y, state["W"], state["b"], orders, self._loss,
+                                      **self._step_arguments(module, sw, state, batch, t))
+        return self._in_y_units(losses, state), t
 
     def _kernel_epoch(self, module, X, y, sw, state, order, batch, t):
-        # the kernel takes every step, a full batch (batch = n) included; a
-        # standardized target's loss is σ_y² times the loss in y's units
-        loss, t = module.sgd_epoch(
-            X, y, state["W"], state["b"], order, self._loss, eta0=state["eta0"],
-            batch_size=batch, alpha=state["alpha"], fit_intercept=self.fit_intercept,
-            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw, W_avg=state["W_avg"], b_avg=state["b_avg"],
-            n_threads=state["n_threads"], **self._kernel_standardization(state),
-            **_checked_input(module))
+        # the kernel takes every step, a full batch (batch = n) included
+        loss, t = module.sgd_epoch(X, y, state["W"], state["b"], order, self._loss,
+                                   **self._step_arguments(module, sw, state, batch, t))
+        return self._in_y_units(loss, state), t
+
+    def _step_arguments(self, module, sw, state, batch, t):
+        """The keyword arguments of the kernels' ``sgd_epoch``/``sgd_epochs``."""
+        return dict(eta0=state["eta0"], batch_size=batch, alpha=state["alpha"],
+                    fit_intercept=self.fit_intercept, schedule=self.learning_rate_schedule,
+                    power_t=self.power_t, t=t, sample_weight=sw, W_avg=state["W_avg"],
+                    b_avg=state["b_avg"], n_threads=state["n_threads"],
+                    **self._kernel_standardization(state), **_checked_input(module))
+
+    @staticmethod
+    def _in_y_units(loss, state):
+        """A standardized target's loss (or losses) in y's units: σ_y² times."""
         stats = state["stats"]
         if stats is not None and "y_scale" in stats:
-            loss = loss * stats["y_scale"] ** 2
-        return loss, t
+            return loss * stats["y_scale"] ** 2
+        return loss
 
     def _model(self, state):
         """The published (W (m, c), b (c,)) of ``state``: the averaged weights
