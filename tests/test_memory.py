@@ -153,3 +153,31 @@ def test_no_growth_across_a_thousand_fits(backend):
     rss_growth = _resident_bytes() - rss_before
     assert held < 256 * 1024, f"{held} bytes still held after 1,000 fits of each"
     assert rss_growth < 16 * 2 ** 20, f"resident set grew by {rss_growth / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("name", ["Perceptron", "MulticlassPerceptron"])
+def test_the_perceptrons_chance_check_counts_the_labels_in_place(name):
+    """After the epochs a perceptron's fit compares its training accuracy
+    with the most frequent class's share: counting the classes must not
+    sort or convert a copy of the labels (20-28 bytes a row, which with the
+    fit's other O(n) arrays, its order and encoded labels, took a fit on a
+    float32 X of 100 columns past 10% of X)."""
+    X, y = make_data(name, n=20_000, m=100, dtype=np.float32)
+    est = make(name, max_iter=1, tol=None)
+    grown = peak_growth(lambda: _fit(est, X, y))
+    assert grown < 0.10 * X.nbytes, f"fit allocated {grown / X.nbytes:.1%} of X's size"
+
+
+@pytest.mark.parametrize("kind", ["binary floats", "class indices"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_majority_share_is_the_largest_class_share(kind, weighted):
+    from fastlin._base import majority_share
+
+    rng = np.random.default_rng(3)
+    n = 501
+    labels = (rng.random(n) < 0.3).astype(np.float32) if kind == "binary floats" \
+        else rng.choice(4, size=n, p=[0.1, 0.2, 0.45, 0.25]).astype(np.intp)
+    w = rng.uniform(0.5, 2.0, n).astype(np.float32) if weighted else None
+    weights = np.ones(n) if w is None else w.astype(np.float64)
+    shares = [weights[labels == c].sum() / weights.sum() for c in np.unique(labels)]
+    assert majority_share(labels, w) == pytest.approx(max(shares), rel=1e-6)
