@@ -169,8 +169,7 @@ def sgd_epochs(X, y, W, b, orders, loss, *, t=0, W_avg=None, b_avg=None, **kwarg
     data losses (a float64 array) and the step count after the last. Stops
     after an epoch whose loss or any parameter (W, b, W_avg, b_avg) is not
     finite: that epoch is then the last entry."""
-    orders = np.asarray(orders)
-    if orders.ndim != 2:
+    if not isinstance(orders, np.ndarray) or orders.dtype != np.intp or orders.ndim != 2:
         raise TypeError("orders must be a 2-D numpy array of dtype intp")
     params = [W, b] + ([] if W_avg is None else [W_avg, b_avg])
     losses = []
