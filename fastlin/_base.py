@@ -978,21 +978,28 @@ def row_block(X, start, stop):
     return block
 
 
-def blockwise_accuracy(predict, X, y, w):
-    """The (weighted) accuracy of ``predict`` over X's rows, in blocks of
-    rows (``row_block``): 8192 of a dense X, or of a CSR as many as hold
-    about 1/128 of its nonzeros."""
+def row_blocks(X):
+    """(start, stop, the rows start..stop of X as ``row_block`` gives them),
+    covering X in order: 8192 rows of a dense X a block, of a CSR as many as
+    hold about 1/128 of its nonzeros (a block's results stay small beside X)."""
     n = X.shape[0]
     step = 1 << 13
     if _is_sparse(X):
         nnz = max(int(X.nnz), 1)
         step = max(1, n * max(1 << 12, nnz // 128) // nnz)
-    hits = 0.0
     for start in range(0, n, step):
         stop = min(start + step, n)
-        right = predict(row_block(X, start, stop)) == y[start:stop]
+        yield start, stop, row_block(X, start, stop)
+
+
+def blockwise_accuracy(predict, X, y, w):
+    """The (weighted) accuracy of ``predict`` over X's rows, a block of
+    ``row_blocks`` at a time."""
+    hits = 0.0
+    for start, stop, block in row_blocks(X):
+        right = predict(block) == y[start:stop]
         hits += right.sum() if w is None else float(w[start:stop] @ right)
-    return float(hits / (n if w is None else np.sum(w, dtype=np.float64)))
+    return float(hits / (X.shape[0] if w is None else np.sum(w, dtype=np.float64)))
 
 
 # --------------------------------------------------------------------------
@@ -1490,6 +1497,10 @@ class SGDEstimator(Estimator):
           constant prediction (the class prior, or y's mean);
         * a final loss that gave back over a quarter of the best epoch's gain
           over the baseline: final > best + (baseline − best) / 4;
+        * where the last epoch's loss fails either and the fitted model is an
+          average of the iterates, the average's own training loss
+          (``_published_loss``, not on dask) takes its place: a fit is judged
+          by the model it returns;
         * for the perceptrons (no baseline), a training accuracy no higher
           than the most frequent class's (weighted) share.
         """
@@ -1505,12 +1516,22 @@ class SGDEstimator(Estimator):
         final, low = curve[-1], min(curve)
         if baseline is not None and baseline > 0:
             constant = "the class prior" if classifier else "y's mean"
+            subject = "the final training loss"
+            if ((final >= baseline or final > low + (baseline - low) / 4)
+                    and not hasattr(X, "chunk_seeds")):
+                # the curve holds the running weights' losses; an averaged
+                # model (the mean of noisy iterates) can be far better than
+                # they are: judge the model the fit returns
+                published = self._published_loss(state, X, y, sw)
+                if published is not None:
+                    final = published
+                    subject = "the training loss of the averaged weights (the fitted model)"
             if final >= baseline:
-                return (f"the final training loss {final:.4g} is no better than that of "
+                return (f"{subject}, {final:.4g}, is no better than that of "
                         f"predicting {constant} ({baseline:.4g})",
                         final > 2 * baseline or final > low + (baseline - low) / 4)
             if final > low + (baseline - low) / 4:
-                return (f"the training loss ended at {final:.4g}, well above its best "
+                return (f"{subject}, {final:.4g}, is well above the best epoch's "
                         f"{low:.4g} (epoch {curve.index(low) + 1}; predicting {constant} "
                         f"gives {baseline:.4g})"), True
             return None
@@ -1520,6 +1541,12 @@ class SGDEstimator(Estimator):
             if accuracy <= chance:
                 return (f"its training accuracy {accuracy:.4g} is no better than always "
                         f"predicting the most frequent class ({chance:.4g})"), None
+        return None
+
+    def _published_loss(self, state, X, y, sw):
+        """The training loss, as ``loss_curve_`` reports it, of the model the
+        fit publishes, where that is not the running weights the curve
+        follows (an average of them); None otherwise."""
         return None
 
     def _steps_zero_the_weights(self, state):

@@ -53,8 +53,9 @@ import numpy as np
 from . import _losses
 from ._auto_step import curvature_radius, linear_learning_rate
 from ._base import (SGDEstimator, _all_finite, _is_int, _to_numeric, change_space, check_param,
-                    dask_aware, prior_loss, to_original_space, to_standardized_space)
+                    dask_aware, prior_loss, row_blocks, to_original_space, to_standardized_space)
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
+from .reference import linear as reference_linear
 
 _COMMON_PARAMS = """
     learning_rate : "auto" or float, default="auto"
@@ -90,7 +91,8 @@ default="constant"
         warning). Whatever stopped it, a fit that ends with a training loss
         no better than the best constant prediction's (the class prior, or
         y's mean), or that gave back over a quarter of its best epoch's gain
-        over that, or (the perceptrons) with a training accuracy no better
+        over that (with ``average``, judged by the average's own training
+        loss), or (the perceptrons) with a training accuracy no better
         than the most frequent class's share, warns with a
         ``ConvergenceWarning`` naming the likely causes; its parameters are
         the last epoch's, not the best epoch's (docs/math.md, "Training").
@@ -473,12 +475,31 @@ class _LinearSGD(SGDEstimator):
         once averaging has started, else the running ones; in the original
         space of X (and y)."""
         W, b = state["W"], state["b"]
-        if self.average and (int(self.average) <= 1 or state["n_avg"] > 0):
+        if self._averaged(state):
             W, b = state["W_avg"], state["b_avg"]
         if state["stats"] is not None:
             W_raw, b_raw = to_original_space(W, b, state["stats"])
             W, b = W_raw.astype(W.dtype), b_raw.astype(b.dtype)
         return W, b
+
+    def _averaged(self, state):
+        """Whether the published model is the average (averaging has started)."""
+        return bool(self.average) and (int(self.average) <= 1 or state["n_avg"] > 0)
+
+    def _published_loss(self, state, X, y, sw):
+        """(1/n) Σ_i w_i l_i of the averaged weights over the training rows
+        (in the trained space, y's units as ``loss_curve_``), a block of rows
+        at a time (``row_blocks``: no copy of X); None without averaging."""
+        if not self._averaged(state):
+            return None
+        stats = state["stats"] or {}
+        total = 0.0
+        for start, stop, block in row_blocks(X):
+            w = None if sw is None else sw[start:stop]
+            total += (stop - start) * reference_linear.objective(
+                block, y[start:stop], state["W_avg"], state["b_avg"], self._loss,
+                sample_weight=w, mean=stats.get("mean"), scale=stats.get("scale"))
+        return float(self._in_y_units(total / X.shape[0], state))
 
     def _publish(self, state):
         self._W, self._b = state["W"], state["b"]

@@ -173,6 +173,29 @@ def test_good_fits_on_real_data_do_not_warn(make, backend):
     assert est.score(X, y) > 0.9
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cls", [LogisticRegression, SoftmaxRegression])
+def test_an_averaged_fit_is_judged_by_its_average(cls, backend):
+    """Overlapping classes (2% of labels flipped), per-sample steps at the
+    automatic rate: the running weights wander so far that their epoch loss
+    ends above the class prior's, while their average, the fitted model,
+    is close to the best linear model. The verdict judges the average: no
+    warning, and the model's training loss is below the prior's and
+    within 0.05 of the converged scikit-learn fit's."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+    from sklearn.metrics import log_loss
+
+    X, y = make_classification(n_samples=2000, n_features=40, n_informative=20,
+                               n_redundant=10, flip_y=0.02, random_state=0)
+    prior = log_loss(y, np.tile(np.bincount(y) / len(y), (len(y), 1)))
+    est = _no_warning_fit(cls(random_state=0, backend=backend), X, y)
+    assert est.average and est.loss_curve_[-1] > prior      # the running weights' loss
+    fitted = log_loss(y, est.predict_proba(X))
+    best = log_loss(y, SkLogisticRegression(max_iter=1000).fit(X, y).predict_proba(X))
+    assert fitted < prior and fitted < best + 0.05
+
+
 def test_a_loss_growing_every_epoch_is_still_a_divergence():
     X, y = load_diabetes(return_X_y=True, scaled=False)
     with pytest.raises(DivergenceError):
