@@ -210,8 +210,8 @@ def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
 
     s = np.concatenate([-np.logspace(-8, np.log10(745), 3000), [0.0] * 6,
                         np.logspace(-8, np.log10(745), 3000)])
-    S = s.reshape(-1, 7).astype(dtype)
-    b = np.linspace(-0.5, 0.5, 7).astype(dtype)
+    S = s.reshape(-1, 11).astype(dtype)     # vector lanes (4 or 8 wide) and a scalar tail
+    b = np.linspace(-0.5, 0.5, 11).astype(dtype)
     got = fast._py_sigmoid_bias(S, b)
     with np.errstate(under="ignore"):
         expected = sigmoid((S + b).astype(np.float64))
@@ -224,6 +224,22 @@ def test_kernel_sigmoid_equals_reference_over_the_whole_range(dtype):
     special = fast._py_sigmoid_bias(np.array([[np.nan, np.inf, -np.inf]], dtype=dtype),
                                 np.zeros(3, dtype=dtype))
     assert np.isnan(special[0, 0]) and special[0, 1] == 1 and special[0, 2] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_sigmoid_lanes_equal_its_scalar_tail(dtype):
+    """A row's columns run through the vector exponential (4 float64 or 8
+    float32 lanes) and its last ones through the scalar one: the same
+    values in every column give the same bits, overflow, underflow to the
+    subnormals and NaN included."""
+    v = np.concatenate([np.linspace(-800, 800, 20001),
+                        np.random.default_rng(0).normal(scale=10, size=5000),
+                        [np.nan, np.inf, -np.inf, 0.0, -0.0, 709.9, 710.1, -745.2, -745.1,
+                         88.7, 88.8, -103.9, -87.4]]).astype(dtype)
+    S = np.repeat(v[:, None], 11, axis=1)
+    got = fast._py_sigmoid_bias(S, np.zeros(11, dtype=dtype))
+    tail = got[:, [10]]
+    assert np.all((got == tail) | (np.isnan(got) & np.isnan(tail)))
 
 
 def test_arguments_are_checked_not_converted():
