@@ -72,7 +72,7 @@ import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport log
+from libc.math cimport isfinite, log
 from libc.stdint cimport int32_t, int64_t
 
 from ._blas cimport gemm
@@ -838,6 +838,60 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     docstring); 1 is the serial epoch exactly, more give the same result to
     rounding, the same on every run for a given count.
     """
+    if not isinstance(order, np.ndarray) or order.dtype != np.intp:
+        raise TypeError(f"order must be an ndarray of dtype intp, "
+                        f"got {getattr(order, 'dtype', type(order).__name__)}")
+    if order.ndim != 1 or not order.flags.c_contiguous:
+        raise ValueError(f"order must be a 1-D C-contiguous array, got shape {order.shape}")
+    losses, t = _run_epochs(X, y, params, order.reshape(1, -1), "order", eta0, batch_size,
+                            alpha, momentum, nesterov, velocities, schedule, power_t, t,
+                            sample_weight, mean, scale, n_threads)
+    return float(losses[0]), t
+
+
+def sgd_epochs(X, y, params, orders, *, eta0, batch_size=32, alpha=0.0,
+               momentum=0.0, nesterov=False, velocities=None,
+               schedule="constant", power_t=0.5, t=0, sample_weight=None,
+               mean=None, scale=None, n_threads=1):
+    """k epochs in one call, one per row of ``orders`` (a C-contiguous
+    (k, n_order) intp array): exactly the steps, losses and t of k calls of
+    ``sgd_epoch`` with those orders and its other arguments, without the k
+    calls' checks and buffers. Same as ``fastlin.reference.network.sgd_epochs``.
+
+    Returns ``(losses, t)``: losses a float64 array of the epochs' data
+    losses. The call stops after an epoch whose loss or any parameter is
+    not finite: that epoch is then the last entry."""
+    if not isinstance(orders, np.ndarray) or orders.dtype != np.intp or orders.ndim != 2:
+        raise TypeError("orders must be a 2-D numpy array of dtype intp")
+    if not orders.flags.c_contiguous:
+        raise ValueError(f"orders must be C-contiguous")
+    return _run_epochs(X, y, params, orders, "orders", eta0, batch_size, alpha, momentum,
+                       nesterov, velocities, schedule, power_t, t, sample_weight, mean, scale,
+                       n_threads)
+
+
+cdef bint _finite(const floating *a, Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(size):
+        if not isfinite(a[k]):
+            return False
+    return True
+
+
+cdef bint _params_finite(const Params *P, bint single) noexcept nogil:
+    """Whether W, b1, V and b2 hold no inf or NaN (``single``: float32)."""
+    cdef Py_ssize_t m = P.m, hidden = P.hidden, c = P.c
+    if single:
+        return (_finite(<const float *> P.W, m * hidden) and _finite(<const float *> P.b1, hidden)
+                and _finite(<const float *> P.V, hidden * c) and _finite(<const float *> P.b2, c))
+    return (_finite(<const double *> P.W, m * hidden) and _finite(<const double *> P.b1, hidden)
+            and _finite(<const double *> P.V, hidden * c) and _finite(<const double *> P.b2, c))
+
+
+def _run_epochs(X, y, params, orders, what, eta0, batch_size, alpha, momentum, nesterov,
+                velocities, schedule, power_t, t, sample_weight, mean, scale, n_threads):
+    """``sgd_epochs`` (``sgd_epoch``: one row of orders, named ``what`` in
+    the messages) once the orders are a C-contiguous 2-D intp array."""
     n_threads = check_n_threads(n_threads)
     sparse = _is_sparse(X)
     if sparse:
@@ -849,7 +903,9 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     W, b1, V, b2 = _check_params(params, m, dtype)
     hidden, c = V.shape
     _check_indices("y", y, c, "labels", n)
-    _check_indices("order", order, n, "sample indices")
+    flat = orders.reshape(-1)
+    if flat.shape[0] and (flat.min() < 0 or flat.max() >= n):
+        raise ValueError(f"{what} must hold sample indices in 0..{n - 1}")
     batch_size = int(batch_size)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -894,14 +950,21 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
                           b1_raw=_data(b1_raw), offset=<double *> _data(offset))
 
     cdef const intp_t[::1] y_v = y
-    cdef const intp_t[::1] order_v = order
-    bs = min(batch_size, max(len(order), 1))         # the same batches, a BLAS int
+    cdef const intp_t[:, ::1] orders_v = orders
+    cdef const intp_t[::1] order_v
+    cdef Py_ssize_t e, k = orders.shape[0]
+    bs = min(batch_size, max(orders.shape[1], 1))    # the same batches, a BLAS int
     if bs > INT_MAX:
         raise ValueError("batches beyond 2**31 - 1 rows do not fit BLAS's int arguments")
     # the gathered rows of a batch, only when some batch of a dense X is not a
     # run of consecutive rows (a full batch in order reads X in place: no copy)
-    Xb = (np.empty((bs, m), dtype=dtype)
-          if not sparse and _needs_gather(order_v, bs) else None)
+    gather = False
+    if not sparse:
+        for e in range(k):
+            if _needs_gather(orders_v[e], bs):
+                gather = True
+                break
+    Xb = np.empty((bs, m), dtype=dtype) if gather else None
     Z = np.empty((bs, hidden), dtype=dtype)
     Q = np.empty((bs, c), dtype=dtype)
     D1 = np.empty((bs, hidden), dtype=dtype)
@@ -943,24 +1006,37 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
     cdef double total = 0.0
     cdef const double[::1] data64
     cdef const float[::1] data32
+    cdef bint single = dtype == np.float32
+    losses = np.empty(k)
+    cdef double[::1] losses_v = losses
+    if sparse and not single:
+        data64 = data
+    elif sparse:
+        data32 = data
+    elif not single:
+        X64 = X
+    else:
+        X32 = X
     with blas_threads_for(n_threads):
-        if sparse and dtype == np.float64:
-            data64 = data
-            total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P,
-                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
-        elif sparse:
-            data32 = data
-            total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P,
-                                &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
-        elif dtype == np.float64:
-            X64 = X
-            total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st, &sd,
-                           &TH, bs_c)
-        else:
-            X32 = X
-            total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st, &sd,
-                           &TH, bs_c)
-    return total / n, st.t
+        for e in range(k):
+            order_v = orders_v[e]
+            if sparse and not single:
+                total = _run_sparse(data64, indices, indptr, y_v, order_v, sample_weight, &P,
+                                    &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+            elif sparse:
+                total = _run_sparse(data32, indices, indptr, y_v, order_v, sample_weight, &P,
+                                    &vel, &B, &st, &sd, &TH, bs_c, mean is not None)
+            elif not single:
+                total = _epoch(X64, y_v, order_v, <const double *> sw, &P, &vel, &B, &st,
+                               &sd, &TH, bs_c)
+            else:
+                total = _epoch(X32, y_v, order_v, <const float *> sw, &P, &vel, &B, &st,
+                               &sd, &TH, bs_c)
+            losses_v[e] = total / n
+            # (a later epoch would only step from inf or NaN)
+            if not (isfinite(losses_v[e]) and _params_finite(&P, single)):
+                return losses[:e + 1], st.t
+    return losses, st.t
 
 
 cdef double _run_sparse(const floating[::1] data, indices, indptr, const intp_t[::1] y,

@@ -282,13 +282,24 @@ default="constant"
             change_space(state["velocities"][0], state["velocities"][1], old, new)
 
     def _epoch(self, module, X, y, sw, state, order, batch, t):
-        return module.sgd_epoch(
-            X, y, state["params"], order, eta0=state["eta0"], batch_size=batch,
-            alpha=state["alpha"], momentum=self.momentum, nesterov=self.nesterov,
-            velocities=state["velocities"] if self.momentum > 0 else None,
-            schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
-            sample_weight=sw, n_threads=state["n_threads"],
-            **self._kernel_standardization(state))
+        return module.sgd_epoch(X, y, state["params"], order,
+                                **self._step_arguments(sw, state, batch, t))
+
+    def _epochs_in_one_call(self, module):
+        return hasattr(module, "sgd_epochs")
+
+    def _epochs(self, module, X, y, sw, state, orders, batch, t):
+        return module.sgd_epochs(X, y, state["params"], orders,
+                                 **self._step_arguments(sw, state, batch, t))
+
+    def _step_arguments(self, sw, state, batch, t):
+        """The keyword arguments of the kernels' ``sgd_epoch``/``sgd_epochs``."""
+        return dict(eta0=state["eta0"], batch_size=batch, alpha=state["alpha"],
+                    momentum=self.momentum, nesterov=self.nesterov,
+                    velocities=state["velocities"] if self.momentum > 0 else None,
+                    schedule=self.learning_rate_schedule, power_t=self.power_t, t=t,
+                    sample_weight=sw, n_threads=state["n_threads"],
+                    **self._kernel_standardization(state))
 
     def _network(self, state):
         """The published (W, b1, V, b2) of ``state``: the first layer for raw X."""

@@ -1,6 +1,7 @@
-"""Several epochs in one kernel call (``sgd_epochs``): the same steps as one
-``sgd_epoch`` call per epoch, on both backends, and the estimators' fits
-are the same whether they use it or not."""
+"""Several epochs in one kernel call (``sgd_epochs``, the linear models' and
+the network's): the same steps as one ``sgd_epoch`` call per epoch, on both
+backends, and the estimators' fits are the same whether they use it or
+not."""
 import warnings
 
 import numpy as np
@@ -8,10 +9,12 @@ import pytest
 from test_linear_kernels import LOSSES, TOL, assert_close, make_problem
 
 import fastlin._base as base
-from fastlin import (ConvergenceWarning, LinearRegression, LogisticRegression,
+from fastlin import (ConvergenceWarning, LinearRegression, LogisticRegression, MLPClassifier,
                      MulticlassPerceptron, Perceptron, SoftmaxRegression)
 from fastlin import _linear_fast as fast
+from fastlin import _mlp_fast as net_fast
 from fastlin.reference import linear as ref
+from fastlin.reference import network as net_ref
 
 # (batch_size, alpha, schedule, weighted, average, standardized)
 CASES = [
@@ -151,6 +154,129 @@ def test_an_order_out_of_range_is_named():
     np.testing.assert_array_equal(W, W0)       # nothing ran
 
 
+# ---- the network's kernels
+
+def _network_problem(dtype, n=53, m=7, hidden=6, c=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m)).astype(dtype)
+    y = rng.integers(0, c, size=n).astype(np.intp)
+    params = net_ref.init_params(m, hidden, c, random_state=seed, dtype=dtype)
+    w = rng.uniform(0.2, 3.0, size=n).astype(dtype)
+    return X, y, params, w
+
+
+# (batch_size, alpha, momentum, nesterov, schedule, weighted, standardized, sparse)
+NETWORK_CASES = [
+    (10, 0.0, 0.0, False, "constant", False, False, False),
+    (10, 0.02, 0.9, True, "invscaling", True, True, False),
+    (1, 0.01, 0.5, False, "constant", True, False, False),
+    (100, 0.0, 0.0, False, "constant", False, True, False),     # one full batch an epoch
+    (8, 0.02, 0.9, True, "constant", True, True, True),
+]
+
+
+def _network_arguments(case, X, w):
+    batch_size, alpha, momentum, nesterov, schedule, weighted, standardized, sparse = case
+    kw = dict(eta0=0.3, batch_size=batch_size, alpha=alpha, momentum=momentum,
+              nesterov=nesterov, schedule=schedule, t=2, sample_weight=w if weighted else None)
+    if standardized:
+        kw["mean"] = X.mean(axis=0).astype(np.float64) + 0.5
+        kw["scale"] = X.std(axis=0).astype(np.float64) * 2.0
+    return kw
+
+
+def _network_state(params, momentum):
+    return ([p.copy() for p in params],
+            [np.full_like(p, 0.01) for p in params] if momentum else None)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", NETWORK_CASES)
+@pytest.mark.parametrize("impl", [net_fast, net_ref], ids=["cython", "numpy"])
+def test_several_network_epochs_are_the_epochs_one_by_one(impl, case, dtype):
+    import scipy.sparse as sp
+
+    X, y, params, w = _network_problem(dtype)
+    if case[-1]:
+        X[np.abs(X) < 0.8] = 0
+        X = sp.csr_matrix(X)
+    orders = _orders(X.shape[0], 4)
+    kw = _network_arguments(case, X.toarray() if case[-1] else X, w)
+    momentum = kw["momentum"]
+
+    p1, v1 = _network_state(params, momentum)
+    losses, t = impl.sgd_epochs(X, y, p1, orders, velocities=v1, **kw)
+
+    p2, v2 = _network_state(params, momentum)
+    one_by_one = []
+    t2 = kw.pop("t")
+    for order in orders:
+        epoch_loss, t2 = impl.sgd_epoch(X, y, p2, order, velocities=v2, t=t2, **kw)
+        one_by_one.append(epoch_loss)
+
+    assert losses.dtype == np.float64 and losses.shape == (4,)
+    np.testing.assert_array_equal(losses, one_by_one)
+    assert t == t2
+    for a, b in zip(p1 + (v1 or []), p2 + (v2 or [])):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", NETWORK_CASES[:4])
+def test_network_kernel_equals_reference_over_several_epochs(case, dtype):
+    X, y, params, w = _network_problem(dtype)
+    orders = _orders(len(X), 3)
+    kw = _network_arguments(case, X, w)
+    out = []
+    for impl in (net_fast, net_ref):
+        p, v = _network_state(params, kw["momentum"])
+        losses, t = impl.sgd_epochs(X, y, p, orders, velocities=v, **kw)
+        out.append((losses, t, p))
+    assert out[0][1] == out[1][1]
+    rtol = 1e-8 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=rtol)
+    for a, e in zip(out[0][2], out[1][2]):
+        np.testing.assert_allclose(a, e, rtol=rtol, atol=rtol * np.abs(e).max())
+
+
+@pytest.mark.parametrize("impl", [net_fast, net_ref], ids=["cython", "numpy"])
+def test_a_network_call_stops_after_the_first_epoch_that_is_not_finite(impl):
+    # one row of weight 1e300 and a huge step: the parameters overflow; the
+    # call must not go on stepping from inf and NaN
+    X, y, params, w = _network_problem(np.float64)
+    w[:] = 1.0
+    w[0] = 1e300
+    orders = _orders(len(X), 50)
+    with np.errstate(all="ignore"):
+        losses, t = impl.sgd_epochs(X, y, params, orders, eta0=1e10, batch_size=10,
+                                    sample_weight=w)
+    assert 1 <= len(losses) < 50
+    assert t == len(losses) * 6                      # 6 batches an epoch
+    assert np.isfinite(losses[:-1]).all()
+    assert not (np.isfinite(losses[-1]) and all(np.isfinite(p).all() for p in params))
+
+
+@pytest.mark.parametrize("impl", [net_fast, net_ref], ids=["cython", "numpy"])
+@pytest.mark.parametrize("bad", [np.arange(53, dtype=np.intp),
+                                 np.zeros((2, 53), dtype=np.int32), [[0, 1], [1, 0]]],
+                         ids=["1-D", "int32", "list"])
+def test_network_orders_of_the_wrong_kind_are_type_errors(impl, bad):
+    X, y, params, _ = _network_problem(np.float64)
+    with pytest.raises(TypeError, match="orders must be a 2-D numpy array of dtype intp"):
+        impl.sgd_epochs(X, y, params, bad, eta0=0.1)
+
+
+def test_a_network_order_out_of_range_is_named():
+    X, y, params, _ = _network_problem(np.float64)
+    orders = _orders(len(X), 3)
+    orders[2, 7] = len(X)
+    before = [p.copy() for p in params]
+    with pytest.raises(ValueError, match=r"orders must hold sample indices in 0\.\.52"):
+        net_fast.sgd_epochs(X, y, params, orders, eta0=0.1)
+    for p, q in zip(params, before):
+        np.testing.assert_array_equal(p, q)         # nothing ran
+
+
 # ---- the estimators: the same fit with and without several epochs per call
 
 def _data(kind, n=150, m=6, seed=0):
@@ -178,6 +304,10 @@ ESTIMATORS = [
     (SoftmaxRegression, "multi", {}),
     (SoftmaxRegression, "multi", {"batch_size": 1, "tol": None, "max_iter": 12}),
     (SoftmaxRegression, "multi", {"dtype": np.float32}),
+    (MLPClassifier, "multi", {"hidden_size": 8}),
+    (MLPClassifier, "bin", {"hidden_size": 8, "momentum": 0.0, "max_iter": 30}),
+    (MLPClassifier, "multi", {"hidden_size": 8, "learning_rate_schedule": "adaptive",
+                              "max_iter": 60, "dtype": np.float32}),
 ]
 
 
@@ -193,8 +323,12 @@ def _fit(cls, kind, params, backend, **extra):
 
 
 def _same_fit(a, b):
-    np.testing.assert_array_equal(a.coef_, b.coef_)
-    np.testing.assert_array_equal(a.intercept_, b.intercept_)
+    if hasattr(a, "coefs_"):
+        pairs = zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_)
+    else:
+        pairs = [(a.coef_, b.coef_), (a.intercept_, b.intercept_)]
+    for x, z in pairs:
+        np.testing.assert_array_equal(x, z)
     assert a.loss_curve_ == b.loss_curve_
     assert (a.n_iter_, a.t_) == (b.n_iter_, b.t_)
     # the generator is where the one-epoch-per-call fit left it
@@ -237,6 +371,22 @@ def test_a_small_fit_runs_several_epochs_per_call(monkeypatch, backend):
     assert max(calls) == est.n_iter_no_change       # a call of several epochs
     assert sum(calls) == est.n_iter_                # every epoch in some call
     assert len(calls) < est.n_iter_
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+def test_a_small_network_fit_runs_several_epochs_per_call(monkeypatch, backend):
+    module = net_fast if backend == "cython" else net_ref
+    calls = []
+    several = module.sgd_epochs
+
+    def spy_several(*args, **kwargs):
+        calls.append(len(args[3]))
+        return several(*args, **kwargs)
+
+    monkeypatch.setattr(module, "sgd_epochs", spy_several)
+    est = _fit(MLPClassifier, "multi", {"hidden_size": 8}, backend)
+    assert max(calls) == est.n_iter_no_change
+    assert sum(calls) <= est.n_iter_ < sum(calls) + len(calls) + 1
 
 
 def test_a_call_never_holds_more_than_its_share_of_orders(monkeypatch):

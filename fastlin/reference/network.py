@@ -213,3 +213,20 @@ def sgd_epoch(X, y, params, order, *, eta0, batch_size=32, alpha=0.0,
             else:
                 theta -= eta * g
     return float(total) / n, t
+
+
+def sgd_epochs(X, y, params, orders, *, t=0, **kwargs):
+    """One ``sgd_epoch`` per row of ``orders`` (k, n_order), in place, with
+    ``sgd_epoch``'s other arguments. Returns ``(losses, t)``: the epochs'
+    data losses (a float64 array) and the step count after the last. Stops
+    after an epoch whose loss or any parameter is not finite: that epoch is
+    then the last entry."""
+    if not isinstance(orders, np.ndarray) or orders.dtype != np.intp or orders.ndim != 2:
+        raise TypeError("orders must be a 2-D numpy array of dtype intp")
+    losses = []
+    for order in orders:
+        epoch_loss, t = sgd_epoch(X, y, params, order, t=t, **kwargs)
+        losses.append(epoch_loss)
+        if not (np.isfinite(epoch_loss) and all(np.isfinite(p).all() for p in params)):
+            break
+    return np.array(losses, dtype=np.float64), t
