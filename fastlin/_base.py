@@ -1499,7 +1499,7 @@ class SGDEstimator(Estimator):
           over the baseline: final > best + (baseline − best) / 4;
         * where the last epoch's loss fails either and the fitted model is an
           average of the iterates, the average's own training loss
-          (``_published_loss``, not on dask) takes its place: a fit is judged
+          (``_published_loss``) takes its place: a fit is judged
           by the model it returns;
         * for the perceptrons (no baseline), a training accuracy no higher
           than the most frequent class's (weighted) share.
@@ -1517,8 +1517,7 @@ class SGDEstimator(Estimator):
         if baseline is not None and baseline > 0:
             constant = "the class prior" if classifier else "y's mean"
             subject = "the final training loss"
-            if ((final >= baseline or final > low + (baseline - low) / 4)
-                    and not hasattr(X, "chunk_seeds")):
+            if final >= baseline or final > low + (baseline - low) / 4:
                 # the curve holds the running weights' losses; an averaged
                 # model (the mean of noisy iterates) can be far better than
                 # they are: judge the model the fit returns

@@ -286,6 +286,13 @@ class DaskData:
         totals = np.sum(parts, axis=0)
         return np.arange(n_classes, dtype=np.float64), totals * (n_classes / n)
 
+    def data_loss(self, W, b, loss, mean=None, scale=None):
+        """Σ_i w_i l(z_i W + b, y_i) of a linear model over the training rows
+        (``fastlin.linear_model.summed_loss``), each chunk's on its worker."""
+        return float(sum(self.client.gather(self.client.map(
+            _chunk_data_loss, self.parts, W=W, b=b, loss=loss, mean=mean, scale=scale,
+            pure=False))))
+
     def standardize_targets(self, y_mean, y_scale):
         """Replace each chunk's y by (y − y_mean) / y_scale, on its worker."""
         self.parts = self.client.map(_standardized_chunk, self.parts, y_mean=y_mean,
@@ -330,6 +337,13 @@ def _chunk_targets(part, regressor, n_classes):
         return weighted_moments(y, sw)
     return np.bincount(np.asarray(y, dtype=np.intp), minlength=n_classes,
                        weights=None if sw is None else np.asarray(sw, dtype=np.float64))
+
+
+def _chunk_data_loss(part, W, b, loss, mean, scale):
+    from .linear_model import summed_loss
+
+    x, y, sw = part
+    return summed_loss(x, y, sw, W, b, loss, mean, scale)
 
 
 def _standardized_chunk(part, y_mean, y_scale):

@@ -493,12 +493,12 @@ class _LinearSGD(SGDEstimator):
         if not self._averaged(state):
             return None
         stats = state["stats"] or {}
-        total = 0.0
-        for start, stop, block in row_blocks(X):
-            w = None if sw is None else sw[start:stop]
-            total += (stop - start) * reference_linear.objective(
-                block, y[start:stop], state["W_avg"], state["b_avg"], self._loss,
-                sample_weight=w, mean=stats.get("mean"), scale=stats.get("scale"))
+        model = dict(W=state["W_avg"], b=state["b_avg"], loss=self._loss,
+                     mean=stats.get("mean"), scale=stats.get("scale"))
+        if hasattr(X, "data_loss"):         # dask: each chunk's sum on its worker
+            total = X.data_loss(**model)
+        else:
+            total = summed_loss(X, y, sw, **model)
         return float(self._in_y_units(total / X.shape[0], state))
 
     def _publish(self, state):
@@ -563,6 +563,17 @@ class _LinearSGD(SGDEstimator):
         X = self._validate_for_predict(X)
         W = self.coef_[:, None] if self.coef_.ndim == 1 else self.coef_.T
         return affine_scores(X, W, self.intercept_)
+
+
+def summed_loss(X, y, sw, W, b, loss, mean=None, scale=None):
+    """Σ_i w_i l(z_i W + b, y_i) over X's rows (z_i standardized by mean and
+    scale where given), a block of ``row_blocks`` at a time (no copy of X)."""
+    total = 0.0
+    for start, stop, block in row_blocks(X):
+        w = None if sw is None else sw[start:stop]
+        total += (stop - start) * reference_linear.objective(
+            block, y[start:stop], W, b, loss, sample_weight=w, mean=mean, scale=scale)
+    return total
 
 
 def _checked_input(module):

@@ -205,6 +205,28 @@ def test_mixing_accuracy(client, name, params):
     assert there.t_ >= here.t_ * there.n_iter_ / here.n_iter_   # every row stepped on
 
 
+def test_an_averaged_fit_is_judged_by_its_average(client):
+    """Overlapping classes at the defaults (per-sample steps, averaged): the
+    running weights' epoch loss ends above the class prior's, the average's
+    training loss (summed on the workers) is below it, and the fit does not
+    warn, as in memory."""
+    import dask.array as da
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import log_loss
+
+    from fastlin import ConvergenceWarning, LogisticRegression
+
+    X, y = make_classification(n_samples=2000, n_features=40, n_informative=20,
+                               n_redundant=10, flip_y=0.02, random_state=0)
+    prior = log_loss(y, np.tile(np.bincount(y) / len(y), (len(y), 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = LogisticRegression(random_state=0).fit(da.from_array(X, chunks=(500, -1)),
+                                                     da.from_array(y, chunks=500))
+    assert est.loss_curve_[-1] > prior
+    assert log_loss(y, est.predict_proba(X)) < prior
+
+
 @pytest.mark.parametrize("name", ["SoftmaxRegression", "Perceptron"])
 def test_mixed_model_does_not_depend_on_placement(client, name):
     """The six chunks all on one worker, then alternating between the two:
