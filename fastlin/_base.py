@@ -1526,9 +1526,14 @@ class SGDEstimator(Estimator):
                     final = published
                     subject = "the training loss of the averaged weights (the fitted model)"
             if final >= baseline:
+                # unstable steps: a loss far above the constant's, or one that
+                # gave back its gain over it; a loss that never left the
+                # constant's is a model stuck there (a penalty shrinking it
+                # to a constant, or steps too small to move it)
+                gave_back = low < baseline and final > low + (baseline - low) / 4
                 return (f"{subject}, {final:.4g}, is no better than that of "
                         f"predicting {constant} ({baseline:.4g})",
-                        final > 2 * baseline or final > low + (baseline - low) / 4)
+                        final > 2 * baseline or gave_back)
             if final > low + (baseline - low) / 4:
                 return (f"{subject}, {final:.4g}, is well above the best epoch's "
                         f"{low:.4g} (epoch {curve.index(low) + 1}; predicting {constant} "
@@ -1580,7 +1585,10 @@ class SGDEstimator(Estimator):
             causes.append("classes that no hyperplane of these features separates well: "
                           "try class_weight, or LogisticRegression/SoftmaxRegression")
         elif not unstable:
-            if alpha > 0:
+            # (against standardized features, whose curvature per direction
+            # is up to the loss's L <= 1, an alpha from about 0.1 up shrinks
+            # the model visibly; a smaller one is not what holds it at chance)
+            if alpha >= 0.1:
                 causes.append(f"alpha={alpha:.3g} too large, shrinking the model to a "
                               "constant: try a smaller alpha")
             causes.append("a learning_rate too large or too small for this data (try a "

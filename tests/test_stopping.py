@@ -196,6 +196,25 @@ def test_an_averaged_fit_is_judged_by_its_average(cls, backend):
     assert fitted < prior and fitted < best + 0.05
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_stuck_at_the_prior_names_the_penalty_or_the_step_not_a_large_step(backend):
+    """A loss that never leaves the class prior's is not an unstable step:
+    alpha=1e4 shrinks the model to a constant (the warning names alpha), a
+    step of 1e-9 barely moves it (the warning says the step may be too
+    small, and does not blame the default alpha)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    with pytest.warns(ConvergenceWarning) as record:
+        LogisticRegression(alpha=1e4, random_state=0, backend=backend).fit(X, y)
+    message = str(record[-1].message)
+    assert "class prior" in message and "alpha=1e+04 too large" in message
+    assert "too large for this data: try a tenth" not in message
+    with pytest.warns(ConvergenceWarning) as record:
+        LogisticRegression(learning_rate=1e-9, random_state=0, backend=backend).fit(X, y)
+    message = str(record[-1].message)
+    assert "class prior" in message and "too large or too small" in message
+    assert "alpha=" not in message and "(1e-09) too large" not in message
+
+
 def test_a_loss_growing_every_epoch_is_still_a_divergence():
     X, y = load_diabetes(return_X_y=True, scaled=False)
     with pytest.raises(DivergenceError):
