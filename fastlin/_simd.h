@@ -455,69 +455,47 @@ FASTLIN_MAYBE_UNUSED static void fastlin_gather_rows(
     }
 }
 
-/* Q = e^(Q - shift[i]) row by row, Q (rows, cols) row-major. */
-FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_exp_shifted_f64(
-        double *Q, const double *shift, Py_ssize_t rows, Py_ssize_t cols) {
-    for (Py_ssize_t i = 0; i < rows; i++) {
-        double *q = Q + i * cols;
-        Py_ssize_t j = 0;
-        FASTLIN_VEC(
-        for (; j + 4 <= cols; j += 4) {
-            fastlin_vd e;
-            fastlin_exp_vd(&e, fastlin_load_d(q + j) - shift[i]);
-            fastlin_store(q + j, e);
-        })
-        for (; j < cols; j++)
-            q[j] = fastlin_exp_f64(q[j] - shift[i]);
-    }
-}
-FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_exp_shifted_f32(
-        float *Q, const float *shift, Py_ssize_t rows, Py_ssize_t cols) {
-    for (Py_ssize_t i = 0; i < rows; i++) {
-        float *q = Q + i * cols;
-        Py_ssize_t j = 0;
-        FASTLIN_VEC(
-        for (; j + 8 <= cols; j += 8) {
-            fastlin_v8f e;
-            fastlin_exp_v8f(&e, fastlin_load8f(q + j) - shift[i]);
-            fastlin_store8f(q + j, e);
-        })
-        for (; j < cols; j++)
-            q[j] = fastlin_exp_f32(q[j] - shift[i]);
-    }
+/* The two exponential sweeps of one dtype S (element T, vector V of LANES
+ * lanes, its loads/stores LOAD/STORE, exponentials EXP_V and EXP_S):
+ *   fastlin_exp_shifted_S:  Q = e^(Q - shift[i]) row by row, Q (rows, cols);
+ *   fastlin_sigmoid_bias_S: Z = sigma(Z + b), Z (rows, cols), b (cols,);
+ * whole vectors first, then the row's last cols % LANES entries one by one. */
+#define FASTLIN_EXP_SWEEPS(S, T, V, LANES, LOAD, STORE, EXP_V, EXP_S)              \
+FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_exp_shifted_##S(            \
+        T *Q, const T *shift, Py_ssize_t rows, Py_ssize_t cols) {                   \
+    for (Py_ssize_t i = 0; i < rows; i++) {                                         \
+        T *q = Q + i * cols;                                                        \
+        Py_ssize_t j = 0;                                                           \
+        FASTLIN_VEC(                                                                \
+        for (; j + LANES <= cols; j += LANES) {                                     \
+            V e;                                                                    \
+            EXP_V(&e, LOAD(q + j) - shift[i]);                                      \
+            STORE(q + j, e);                                                        \
+        })                                                                          \
+        for (; j < cols; j++)                                                       \
+            q[j] = EXP_S(q[j] - shift[i]);                                          \
+    }                                                                               \
+}                                                                                   \
+FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_sigmoid_bias_##S(           \
+        T *Z, const T *b, Py_ssize_t rows, Py_ssize_t cols) {                       \
+    for (Py_ssize_t i = 0; i < rows; i++) {                                         \
+        T *z = Z + i * cols;                                                        \
+        Py_ssize_t j = 0;                                                           \
+        FASTLIN_VEC(                                                                \
+        for (; j + LANES <= cols; j += LANES) {                                     \
+            V e;                                                                    \
+            EXP_V(&e, -(LOAD(z + j) + LOAD(b + j)));                                \
+            STORE(z + j, (T) 1 / ((T) 1 + e));                                      \
+        })                                                                          \
+        for (; j < cols; j++)                                                       \
+            z[j] = (T) 1 / ((T) 1 + EXP_S(-(z[j] + b[j])));                         \
+    }                                                                               \
 }
 
-/* Z = sigma(Z + b), Z (rows, cols) row-major, b (cols,). */
-FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_sigmoid_bias_f64(
-        double *Z, const double *b, Py_ssize_t rows, Py_ssize_t cols) {
-    for (Py_ssize_t i = 0; i < rows; i++) {
-        double *z = Z + i * cols;
-        Py_ssize_t j = 0;
-        FASTLIN_VEC(
-        for (; j + 4 <= cols; j += 4) {
-            fastlin_vd e;
-            fastlin_exp_vd(&e, -(fastlin_load_d(z + j) + fastlin_load_d(b + j)));
-            fastlin_store(z + j, 1.0 / (1.0 + e));
-        })
-        for (; j < cols; j++)
-            z[j] = 1.0 / (1.0 + fastlin_exp_f64(-(z[j] + b[j])));
-    }
-}
-FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_sigmoid_bias_f32(
-        float *Z, const float *b, Py_ssize_t rows, Py_ssize_t cols) {
-    for (Py_ssize_t i = 0; i < rows; i++) {
-        float *z = Z + i * cols;
-        Py_ssize_t j = 0;
-        FASTLIN_VEC(
-        for (; j + 8 <= cols; j += 8) {
-            fastlin_v8f e;
-            fastlin_exp_v8f(&e, -(fastlin_load8f(z + j) + fastlin_load8f(b + j)));
-            fastlin_store8f(z + j, 1.0f / (1.0f + e));
-        })
-        for (; j < cols; j++)
-            z[j] = 1.0f / (1.0f + fastlin_exp_f32(-(z[j] + b[j])));
-    }
-}
+FASTLIN_EXP_SWEEPS(f64, double, fastlin_vd, 4, fastlin_load_d, fastlin_store,
+                   fastlin_exp_vd, fastlin_exp_f64)
+FASTLIN_EXP_SWEEPS(f32, float, fastlin_v8f, 8, fastlin_load8f, fastlin_store8f,
+                   fastlin_exp_v8f, fastlin_exp_f32)
 
 /* D = D * Z * (1 - Z) and g = column sums of the new D (in double). */
 FASTLIN_CLONES FASTLIN_MAYBE_UNUSED static void fastlin_sigmoid_backward_f64(
