@@ -26,7 +26,14 @@ batch of b rows is at most 1. A last, shorter batch of an epoch (or a
 raised to at least max r_i / 2 for minibatches, so that η times its
 curvature stays at most 2, the edge of a step that cannot diverge.
 
-The r_i come from one pass over X in blocks of rows (the blocks of
+With standardization and the mean bound (the full batch, or a loss of
+bounded slope) no pass is needed: the standardization's pass gives each
+feature's weighted sum of squares around its mean, M2_k, so that
+
+    Σ_i w_i ‖z_i‖² = Σ_k M2_k / σ_k²        (Σ_i w_i for each varying feature)
+
+and R = (Σ_k M2_k / σ_k² + [fit_intercept] Σ_i w_i) / n. Otherwise the r_i
+come from one pass over X in blocks of rows (the blocks of
 ``fastlin._base.weighted_moments``), after the standardization statistics
 are known (the norms of the standardized rows need μ and σ first): a
 float64 block at a time and the b largest values so far, never a copy of X.
@@ -165,9 +172,13 @@ def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=T
     gives the mean r_i (the losses of bounded slope). ``n_threads``: the
     threads of the pass over a dense X."""
     n = X.shape[0]
+    mean_bound = batch >= n or not worst_case
+    if features and mean_bound and stats is not None and "z_square_sum" in stats:
+        # the mean of the standardized rows' r_i, from the statistics' pass
+        return (stats["z_square_sum"] + intercept * stats["total_weight"]) / n
     mean = None if stats is None else stats["mean"]
     scale = None if stats is None else stats["scale"]
-    k = 1 if batch >= n or not worst_case else batch
+    k = 1 if mean_bound else batch
     if hasattr(X, "row_summary"):
         summary = X.row_summary(mean, scale, intercept, k, features)
     else:

@@ -1620,6 +1620,13 @@ class SGDEstimator(Estimator):
             y_moments = weighted_moments(y, sw) if regressor else None
         mean, scale = location_and_scale(x_moments)
         stats = {"mean": mean, "scale": scale}
+        # Σ_i w_i ‖z_i‖² = Σ_k M2_k / σ_k² (each standardized feature's
+        # weighted sum of squares; Σ w for a varying one), and Σ_i w_i: the
+        # automatic step's mean row norm needs no pass of its own
+        total, _, M2 = x_moments
+        stats["z_square_sum"] = float(np.sum(np.asarray(M2, dtype=np.float64).reshape(-1)
+                                             / (scale * scale)))
+        stats["total_weight"] = float(total)
         if regressor:
             y_mean, y_scale = location_and_scale(y_moments)
             stats["y_mean"], stats["y_scale"] = float(y_mean[0]), float(y_scale[0])

@@ -160,6 +160,7 @@ def test_auto_step_is_the_formula(name, standardize, batch_size):
     X, y = make_data(name, n=37, m=6)
     X = X * np.array([1.0, 10.0, 0.01, 3.0, 100.0, 1.0]) + 2.0
     X[3] *= 20                                        # a large row
+    X[:, 5] = 7.0              # a constant feature (standardized: centred only, z = 0)
     est = quiet_fit(build(name, standardize=standardize, batch_size=batch_size, max_iter=1,
                           tol=None, alpha=0.05), X, y)
     assert isinstance(est.learning_rate_, float)
