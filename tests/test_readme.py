@@ -54,9 +54,10 @@ REFERENCE = re.compile(r"`(fastlin/[\w/]+\.(?:py|pyx|pxd|h)):(\w+)`")
 
 
 def _defines(text, name):
-    """True when ``text`` defines ``name``: a def/cdef/class, a C function, or
-    a struct/enum."""
+    """True when ``text`` defines ``name``: a def/cdef/class, a C function or
+    macro, or a struct/enum."""
     patterns = [
+        rf"^#define\s+{name}\(",
         rf"^\s*(?:async\s+)?def\s+{name}\s*\(",
         rf"^\s*cp?def\b[^\n(]*\b{name}\s*\(",
         rf"^\s*class\s+{name}\b",
