@@ -1622,10 +1622,11 @@ class SGDEstimator(Estimator):
         stats = {"mean": mean, "scale": scale}
         # Σ_i w_i ‖z_i‖² = Σ_k M2_k / σ_k² (each standardized feature's
         # weighted sum of squares; Σ w for a varying one), and Σ_i w_i: the
-        # automatic step's mean row norm needs no pass of its own
+        # automatic step's mean row norm needs no pass of its own (a CSR's
+        # M2 = Σ w x² − Σ w · mean² can round below 0: counted as 0)
         total, _, M2 = x_moments
-        stats["z_square_sum"] = float(np.sum(np.asarray(M2, dtype=np.float64).reshape(-1)
-                                             / (scale * scale)))
+        M2 = np.maximum(np.asarray(M2, dtype=np.float64).reshape(-1), 0.0)
+        stats["z_square_sum"] = float(np.sum(M2 / (scale * scale)))
         stats["total_weight"] = float(total)
         if regressor:
             y_mean, y_scale = location_and_scale(y_moments)
