@@ -56,6 +56,7 @@ from ._base import (SGDEstimator, _all_finite, _is_int, _to_numeric, change_spac
                     dask_aware, prior_loss, row_blocks, to_original_space, to_standardized_space)
 from ._numeric import affine_scores, log_sigmoid, log_softmax, margin, sigmoid, softmax
 from .reference import linear as reference_linear
+from .reference.losses import get_loss
 
 _COMMON_PARAMS = """
     learning_rate : "auto" or float, default="auto"
@@ -567,12 +568,18 @@ class _LinearSGD(SGDEstimator):
 
 def summed_loss(X, y, sw, W, b, loss, mean=None, scale=None):
     """Σ_i w_i l(z_i W + b, y_i) over X's rows (z_i standardized by mean and
-    scale where given), a block of ``row_blocks`` at a time (no copy of X)."""
+    scale where given), a block of ``row_blocks`` at a time: the scores come
+    from the model for raw rows in X's dtype, so that no block of X is
+    converted (a float32 X would otherwise be copied to float64 a block at a
+    time)."""
+    W_raw, b_raw = reference_linear.raw_space(W, b, mean, scale)
+    W_raw = W_raw.astype(X.dtype, copy=False)
+    loss_fn = get_loss(loss)
     total = 0.0
     for start, stop, block in row_blocks(X):
-        w = None if sw is None else sw[start:stop]
-        total += (stop - start) * reference_linear.objective(
-            block, y[start:stop], W, b, loss, sample_weight=w, mean=mean, scale=scale)
+        S = np.asarray(block @ W_raw, dtype=np.float64) + b_raw
+        l, _ = loss_fn(S, y[start:stop])
+        total += float(l.sum() if sw is None else l @ np.asarray(sw[start:stop], np.float64))
     return total
 
 

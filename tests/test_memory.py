@@ -157,6 +157,27 @@ def test_no_growth_across_a_thousand_fits(backend, n_fits):
     assert rss_growth < 16 * 2 ** 20, f"resident set grew by {rss_growth / 2**20:.1f} MB"
 
 
+def test_the_averaged_verdict_pass_converts_no_block_of_a_float32_X():
+    """Overlapping classes: the running weights' loss ends above the prior's,
+    so the fit computes its average's training loss, a block of rows at a
+    time, with scores from a float32 model (a float64 model would convert
+    each 8192-row block of X to float64, 13 MB here, 82% of X); the fit
+    stays within 10% of X."""
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import log_loss
+
+    from fastlin import LogisticRegression
+
+    X, y = make_classification(n_samples=20000, n_features=200, n_informative=30,
+                               n_redundant=20, flip_y=0.1, random_state=0)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    prior = log_loss(y, np.tile(np.bincount(y) / len(y), (len(y), 1)))
+    est = LogisticRegression(random_state=0)
+    peak = peak_growth(lambda: _fit(est, X, y))
+    assert est.loss_curve_[-1] > prior          # the verdict's pass ran
+    assert peak < 0.10 * X.nbytes, f"fit allocated {peak / X.nbytes:.1%} of X"
+
+
 @pytest.mark.parametrize("name", ["Perceptron", "MulticlassPerceptron"])
 def test_the_perceptrons_chance_check_counts_the_labels_in_place(name):
     """After the epochs a perceptron's fit compares its training accuracy

@@ -204,6 +204,33 @@ def test_an_averaged_fit_is_judged_by_its_average(cls, backend, sparse):
     assert fitted < prior and fitted < best + 0.05
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss", ["log_loss", "softmax_cross_entropy", "squared_error"])
+def test_the_verdicts_summed_loss_is_the_objective_times_n(loss, dtype):
+    """The averaged verdict's pass (blocks of rows, scores from the raw-space
+    model in X's dtype) against the reference objective, dense and CSR,
+    weighted, standardized."""
+    import scipy.sparse as sp
+
+    from fastlin.linear_model import summed_loss
+    from fastlin.reference.linear import objective
+
+    rng = np.random.default_rng(3)
+    n, m, c = 20000, 7, (3 if loss == "softmax_cross_entropy" else 1)  # > one 8192-row block
+    X = (rng.normal(size=(n, m)) * rng.uniform(0.1, 10, m) + 2).astype(dtype)
+    X[np.abs(X - 2) < 0.5] = 0
+    y = (rng.integers(0, c, n) if c > 1 else rng.integers(0, 2, n).astype(dtype))
+    W, b = rng.normal(size=(m, c)), rng.normal(size=c)
+    sw = rng.uniform(0.5, 2, n).astype(dtype)
+    mean, scale = X.mean(axis=0).astype(np.float64), X.std(axis=0).astype(np.float64)
+    expected = objective(X.astype(np.float64), y, W, b, loss, sample_weight=sw.astype(np.float64),
+                         mean=mean, scale=scale) * n
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for data in (X, sp.csr_matrix(X)):
+        assert summed_loss(data, y, sw, W, b, loss, mean, scale) == pytest.approx(expected,
+                                                                                rel=rtol)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_model_stuck_at_the_prior_names_the_penalty_or_the_step_not_a_large_step(backend):
     """A loss that never leaves the class prior's is not an unstable step:
