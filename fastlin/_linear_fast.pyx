@@ -1310,8 +1310,8 @@ def sgd_epochs(const floating[:, ::1] X, y, floating[:, ::1] W, floating[::1] b,
                double alpha=0.0, bint fit_intercept=True, schedule="constant",
                double power_t=0.5, Py_ssize_t t=0, sample_weight=None,
                W_avg=None, b_avg=None, mean=None, scale=None, n_threads=1):
-    """k epochs in one call, one per row of ``orders`` (a C-contiguous
-    (k, n_order) intp array): exactly the steps, losses and t of k calls of
+    """k epochs in one call, one per row of ``orders`` (a (k, n_order) intp
+    array; a non-contiguous one is copied): exactly the steps, losses and t of k calls of
     ``sgd_epoch`` with those orders (each epoch starts from the parameters
     the previous one wrote back in X's dtype, as the next call would),
     without the k calls' set-up. Same as ``fastlin.reference.linear.sgd_epochs``.

@@ -853,8 +853,8 @@ def sgd_epochs(X, y, params, orders, *, eta0, batch_size=32, alpha=0.0,
                momentum=0.0, nesterov=False, velocities=None,
                schedule="constant", power_t=0.5, t=0, sample_weight=None,
                mean=None, scale=None, n_threads=1):
-    """k epochs in one call, one per row of ``orders`` (a C-contiguous
-    (k, n_order) intp array): exactly the steps, losses and t of k calls of
+    """k epochs in one call, one per row of ``orders`` (a (k, n_order) intp
+    array; a non-contiguous one is copied): exactly the steps, losses and t of k calls of
     ``sgd_epoch`` with those orders and its other arguments, without the k
     calls' checks and buffers. Same as ``fastlin.reference.network.sgd_epochs``.
 
@@ -863,9 +863,9 @@ def sgd_epochs(X, y, params, orders, *, eta0, batch_size=32, alpha=0.0,
     not finite: that epoch is then the last entry."""
     if not isinstance(orders, np.ndarray) or orders.dtype != np.intp or orders.ndim != 2:
         raise TypeError("orders must be a 2-D numpy array of dtype intp")
-    if not orders.flags.c_contiguous:
-        raise ValueError(f"orders must be C-contiguous")
-    return _run_epochs(X, y, params, orders, "orders", eta0, batch_size, alpha, momentum,
+    # (as the linear kernel does: the orders of a few epochs, a small copy
+    # at most)
+    return _run_epochs(X, y, params, np.ascontiguousarray(orders), "orders", eta0, batch_size, alpha, momentum,
                        nesterov, velocities, schedule, power_t, t, sample_weight, mean, scale,
                        n_threads)
 

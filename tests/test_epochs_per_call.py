@@ -266,6 +266,19 @@ def test_network_orders_of_the_wrong_kind_are_type_errors(impl, bad):
         impl.sgd_epochs(X, y, params, bad, eta0=0.1)
 
 
+@pytest.mark.parametrize("impl", [net_fast, net_ref], ids=["cython", "numpy"])
+def test_network_orders_need_not_be_contiguous(impl):
+    X, y, params, _ = _network_problem(np.float64)
+    wide = _orders(len(X), 6)[::2]                 # every other row: not C-contiguous
+    assert not wide.flags.c_contiguous
+    p1, p2 = [p.copy() for p in params], [p.copy() for p in params]
+    got = impl.sgd_epochs(X, y, p1, wide, eta0=0.2, batch_size=8)
+    expected = impl.sgd_epochs(X, y, p2, np.ascontiguousarray(wide), eta0=0.2, batch_size=8)
+    np.testing.assert_array_equal(got[0], expected[0])
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_network_order_out_of_range_is_named():
     X, y, params, _ = _network_problem(np.float64)
     orders = _orders(len(X), 3)
