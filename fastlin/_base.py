@@ -512,9 +512,11 @@ def weighted_moments(A, sw=None, n_threads=1):
     float64: mean = Σ w_i a_i / Σ w, M2 = Σ w_i (a_i − mean)², w = 1 when
     ``sw`` is None. One pass over A in blocks of rows (each a float64 block
     of at most ~1/128 of A, at least 4096 entries; the compiled
-    ``fastlin._linear_fast.block_moments`` where it applies, ``n_threads``
-    blocks at a time), merged in order as Chan et al.'s pairwise update: no
-    copy of A, and the same result for any ``n_threads``."""
+    ``fastlin._linear_fast.block_moments`` where it applies, 16 blocks a
+    call, shared among up to ``n_threads`` threads), each call's blocks
+    combined at once (``combine_moments``) and the calls' results merged in
+    order (Chan et al.'s pairwise update): no copy of A, and the same
+    result for any ``n_threads``."""
     if _is_sparse(A):
         return _sparse_weighted_moments(A, sw)
     A2 = A.reshape(A.shape[0], -1)
@@ -522,12 +524,15 @@ def weighted_moments(A, sw=None, n_threads=1):
     rows = max(1, max(1 << 12, min(1 << 20, A2.size // 128)) // m)
 
     compiled = _compiled_pass("block_moments", A2)
-    slab = rows * (n_threads if compiled is not None else 1)
+    # the compiled pass takes a slab of 16 blocks a call (at most 16
+    # threads), whose moments are combined at once (their (16, m) arrays
+    # stay small); the slabs' are merged in order
+    slab = rows * (16 if compiled is not None else 1)
     total, mean, M2 = 0.0, np.zeros(m), np.zeros(m)
     for start in range(0, n, slab):
         w = None if sw is None else sw[start:start + slab].astype(np.float64)
         if compiled is not None:
-            blocks = zip(*compiled(A2[start:start + slab], w, rows, n_threads))
+            part = combine_moments(*compiled(A2[start:start + slab], w, rows, n_threads))
         else:
             block = A2[start:start + rows].astype(np.float64)
             w_c = float(block.shape[0]) if w is None else float(w.sum())
@@ -536,11 +541,28 @@ def weighted_moments(A, sw=None, n_threads=1):
             mean_c = (block.sum(axis=0) if w is None else w @ block) / w_c
             block -= mean_c
             np.square(block, out=block)
-            blocks = [(w_c, mean_c, block.sum(axis=0) if w is None else w @ block)]
-        for w_c, mean_c, M2_c in blocks:
-            if w_c > 0:
-                total, mean, M2 = merge_moments((total, mean, M2), (w_c, mean_c, M2_c))
+            part = (w_c, mean_c, block.sum(axis=0) if w is None else w @ block)
+        total, mean, M2 = merge_moments((total, mean, M2), part)
     return total, mean, M2
+
+
+def combine_moments(totals, means, M2s):
+    """The (Σ w, mean, M2) of the union of k blocks from theirs ((k,), (k,
+    m), (k, m)): Σ w, the weighted mean of the means, and the within-block
+    M2s plus the blocks' weighted squared deviations from the overall mean
+    (the between-block part, from deviations, so nothing cancels). Blocks
+    of weight 0 are left out."""
+    if not (totals > 0).all():
+        keep = totals > 0
+        totals, means, M2s = totals[keep], means[keep], M2s[keep]
+        if totals.shape[0] == 0:
+            return 0.0, np.zeros(means.shape[1]), np.zeros(means.shape[1])
+    if totals.shape[0] == 1:
+        return float(totals[0]), means[0], M2s[0]
+    total = float(totals.sum())
+    mean = (totals @ means) / total
+    deviation = means - mean
+    return total, mean, M2s.sum(axis=0) + totals @ (deviation * deviation)
 
 
 def _compiled_pass(name, A):
