@@ -163,7 +163,9 @@ def batch_bound(summary, n, batch, worst_case=True):
 def curvature_radius(X, sw, stats, batch, intercept, features=True, worst_case=True,
                      n_threads=1):
     """R for the rows the kernel trains on: X standardized by ``stats``
-    ({"mean", "scale"} or None), the training weights ``sw`` and batches
+    ({"mean", "scale"} or None; with "z_square_sum" and "total_weight",
+    as ``_standardization`` gives them, a mean bound comes from those
+    without a pass), the training weights ``sw`` (the statistics' weights) and batches
     of ``batch`` rows (>= n: the full batch); ``intercept`` is the constant
     added to each ‖z_i‖² (1 for a fitted intercept, 0 without one). A dask
     ``DaskData`` X is summarised chunk by chunk on its workers.

@@ -1626,7 +1626,9 @@ class SGDEstimator(Estimator):
 
     def _standardization(self, X, y, sw, partial, first, n_threads=1):
         """The statistics the fit trains with, {"mean", "scale"} (float64
-        (m,)) and for a regressor {"y_mean", "y_scale"} (floats), or None
+        (m,)), "z_square_sum" and "total_weight" (Σ_i w_i ‖z_i‖² and Σ_i w_i,
+        floats, for the automatic step) and for a regressor {"y_mean",
+        "y_scale"} (floats), or None
         (``standardize=False``): from one pass over X weighted by the
         training weights (on ``n_threads`` threads); a ``partial_fit`` after
         the first keeps the first call's."""
